@@ -1,0 +1,174 @@
+"""The one event vocabulary: every fact that matters, as a frozen dataclass.
+
+Names are past tense and use CSTA words where CSTA has one (CallDelivered, CallEstablished,
+CallCleared, ...). Every event carries ``at`` (the core's ``now``) and the ids it is about;
+``name`` is the stable wire name used on the push channel, in Redis and in the journal.
+Subscribers (desktop push, Prometheus, the call-record fold, the recorder) see only these,
+never SIP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+_REGISTRY: dict[str, type[Event]] = {}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    name: ClassVar[str] = "event"
+    at: float
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            _REGISTRY[cls.name] = cls
+
+
+def to_json(event: Event) -> str:
+    payload = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    payload["name"] = event.name
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(text: str) -> Event:
+    payload = json.loads(text)
+    cls = _REGISTRY[payload.pop("name")]
+    known = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in payload.items() if k in known})
+
+
+def event_types() -> dict[str, type[Event]]:
+    return dict(_REGISTRY)
+
+
+# --- calls (CSTA call-control events) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallDelivered(Event):
+    """An inbound call reached the server and was routed (CSTA Delivered)."""
+
+    name: ClassVar[str] = "call_delivered"
+    call_id: str
+    caller: str
+    called: str
+    trunk: str | None = None
+    route: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallOriginated(Event):
+    """The server placed an outbound leg (agent, extension, trunk) for a call."""
+
+    name: ClassVar[str] = "call_originated"
+    call_id: str
+    leg_id: str
+    target: str
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallAlerting(Event):
+    """The far end of an outbound leg is ringing (180/183)."""
+
+    name: ClassVar[str] = "call_alerting"
+    call_id: str
+    leg_id: str
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEstablished(Event):
+    """Two legs are connected: the callee answered (CSTA Established)."""
+
+    name: ClassVar[str] = "call_established"
+    call_id: str
+    leg_id: str
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallFailed(Event):
+    """An outbound leg ended without an answer (busy, no answer, unreachable)."""
+
+    name: ClassVar[str] = "call_failed"
+    call_id: str
+    leg_id: str
+    status: int
+    cause: str
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallHeld(Event):
+    name: ClassVar[str] = "call_held"
+    call_id: str
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRetrieved(Event):
+    name: ClassVar[str] = "call_retrieved"
+    call_id: str
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallTransferred(Event):
+    """A party asked to move the call elsewhere (REFER, blind transfer)."""
+
+    name: ClassVar[str] = "call_transferred"
+    call_id: str
+    leg_id: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallCleared(Event):
+    """The whole call ended (CSTA ConnectionCleared for the last leg).
+
+    ``cause`` is one of: ``caller_hangup``, ``callee_hangup``, ``cancelled``, ``rejected``,
+    ``no_route``, ``timeout``, ``media_timeout``, ``error``.
+    """
+
+    name: ClassVar[str] = "call_cleared"
+    call_id: str
+    cause: str
+    status: int = 0
+    agent_id: str | None = None
+
+
+# --- registrations and authentication ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentRegistered(Event):
+    """A SIP account registered a contact (a softphone came online)."""
+
+    name: ClassVar[str] = "agent_registered"
+    agent_id: str
+    contact: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentUnregistered(Event):
+    """A SIP account's last contact expired or was removed."""
+
+    name: ClassVar[str] = "agent_unregistered"
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthenticationFailed(Event):
+    """A digest response was wrong (not the first challenge); counted for lock-out."""
+
+    name: ClassVar[str] = "authentication_failed"
+    user: str
+    source: str
+    locked: bool = False
