@@ -1,0 +1,62 @@
+"""SIP over TCP: one Protocol per connection, framing done by the core (``StreamFramer``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twisted.internet.protocol import ClientFactory, Factory, Protocol
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IAddress
+    from twisted.python.failure import Failure
+
+    from cti_server.adapters.sip_service import SipService
+
+
+class SipTcpProtocol(Protocol):
+    def __init__(self, service: SipService, conn_id: str) -> None:
+        self._service = service
+        self.conn_id = conn_id
+        self.pending: list[bytes] = []
+
+    def connectionMade(self) -> None:  # noqa: N802
+        peer = self.transport.getPeer()  # type: ignore[union-attr]
+        self._service.stream_opened(self, (peer.host, peer.port))
+        for data in self.pending:
+            self.transport.write(data)  # type: ignore[union-attr]
+        self.pending.clear()
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+        if not self._service.stream_data(self.conn_id, data):
+            self.transport.loseConnection()  # type: ignore[union-attr]
+
+    def connectionLost(self, reason: Failure | None = None) -> None:  # noqa: N802
+        self._service.stream_closed(self.conn_id)
+
+    def send(self, data: bytes) -> None:
+        if self.transport is None:
+            self.pending.append(data)
+        else:
+            self.transport.write(data)
+
+
+class SipTcpFactory(Factory):
+    def __init__(self, service: SipService) -> None:
+        self._service = service
+
+    def buildProtocol(self, addr: IAddress) -> SipTcpProtocol:  # noqa: N802
+        return SipTcpProtocol(self._service, self._service.new_conn_id())
+
+
+class SipTcpClientFactory(ClientFactory):
+    """Outbound connection for a request to a TCP target we have no connection to."""
+
+    def __init__(self, service: SipService, protocol: SipTcpProtocol) -> None:
+        self._service = service
+        self._protocol = protocol
+
+    def buildProtocol(self, addr: IAddress) -> SipTcpProtocol:  # noqa: N802
+        return self._protocol
+
+    def clientConnectionFailed(self, connector: object, reason: Failure) -> None:  # noqa: N802
+        self._service.stream_closed(self._protocol.conn_id)

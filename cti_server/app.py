@@ -1,0 +1,134 @@
+"""Composition root: every core, adapter and subscriber is wired here, in one function.
+
+``build_app`` only constructs; ``App.start`` binds the sockets. Tests build the same App on
+``task.Clock`` (or the real reactor with port 0) and reach into its parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import random
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cti_server.adapters.sip_service import SipService
+from cti_server.adapters.sip_tcp import SipTcpFactory
+from cti_server.bus import EventBus
+from cti_server.call.controller import CallController, ControllerSettings
+from cti_server.call.routing import Router
+from cti_server.call.switch import CallSwitch
+from cti_server.config import Config
+from cti_server.event_log import EventLogger
+from cti_server.ids import IdFactory
+from cti_server.sip.accounts import Account, AccountBook, Trunk, TrunkTable
+from cti_server.sip.auth_guard import AuthGuard
+from cti_server.sip.digest import NonceFactory, ha1
+from cti_server.sip.endpoint import EndpointSettings, SipEndpoint
+from cti_server.sip.local import LocalAddress
+from cti_server.sip.registrar import Registrar
+from cti_server.sip.transaction import TransactionLayer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    config: Config
+    reactor: Any
+    bus: EventBus
+    switch: CallSwitch
+    sip: SipService
+    accounts: AccountBook
+    ports: list[Any] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Bind the configured SIP transports (port 0 picks a free port, see ``sip_port``)."""
+        cfg = self.config.sip
+        if "udp" in cfg.transports:
+            self.ports.append(self.reactor.listenUDP(cfg.port, self.sip.udp, interface=cfg.listen,
+                                                     maxPacketSize=65535))
+        port = self.sip_port if self.ports else cfg.port
+        if "tcp" in cfg.transports:
+            self.ports.append(self.reactor.listenTCP(port, SipTcpFactory(self.sip),
+                                                     interface=cfg.listen))
+        if cfg.port == 0:  # the Via/Contact address must name the port really bound
+            self.switch.endpoint.set_local(
+                LocalAddress(self.switch.endpoint.local.host, self.sip_port, cfg.user_agent))
+        log.info("SIP listening on %s:%d (%s)", cfg.listen, self.sip_port,
+                 "/".join(t.upper() for t in cfg.transports))
+
+    @property
+    def sip_port(self) -> int:
+        return int(self.ports[0].getHost().port) if self.ports else self.config.sip.port
+
+    def stop(self) -> Any:
+        self.sip.stop()
+        from twisted.internet.defer import gatherResults, maybeDeferred
+
+        return gatherResults([maybeDeferred(p.stopListening) for p in self.ports])
+
+
+def accounts_from_config(config: Config) -> AccountBook:
+    book = AccountBook()
+    realm = config.sip.realm
+    for a in config.accounts:
+        md5 = a.ha1_md5 or (ha1(a.user, realm, a.password, "MD5") if a.password else None)
+        sha = a.ha1_sha256 or (ha1(a.user, realm, a.password, "SHA-256") if a.password else None)
+        book.put(Account(a.user, md5, sha, a.display_name))
+    return book
+
+
+def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None) -> App:
+    sip_cfg = config.sip
+    ids = IdFactory(rng or random.SystemRandom(), host=sip_cfg.advertised_host or sip_cfg.listen)
+    local = LocalAddress(sip_cfg.advertised_host or sip_cfg.listen, sip_cfg.port,
+                         sip_cfg.user_agent)
+    accounts = accounts_from_config(config)
+    trunks = TrunkTable([
+        Trunk(t.name, tuple(ipaddress.ip_network(n, strict=False) for n in t.allow_from))
+        for t in config.trunks
+    ])
+    registrar = Registrar(min_expires=sip_cfg.register_min_expires,
+                          max_expires=sip_cfg.register_max_expires)
+    secret = _nonce_secret(Path(config.data_dir))
+    endpoint = SipEndpoint(
+        local=local, ids=ids,
+        txn=TransactionLayer(t1=sip_cfg.t1, t2=sip_cfg.t2, t4=sip_cfg.t4,
+                             max_transactions=sip_cfg.max_transactions),
+        accounts=accounts, trunks=trunks, registrar=registrar,
+        guard=AuthGuard(sip_cfg.auth_max_failures, sip_cfg.auth_window, sip_cfg.auth_cooldown),
+        nonces=NonceFactory(secret, sip_cfg.nonce_lifetime),
+        settings=EndpointSettings(realm=sip_cfg.realm, max_message_size=sip_cfg.max_message_size),
+    )
+
+    def locate(user: str, now: float) -> list[str]:
+        return [b.contact for b in registrar.lookup(user, now)]
+
+    controller = CallController(
+        Router(list(config.routes), list(config.trunks)), locate, ids.sequence,
+        ControllerSettings(ring_timeout=sip_cfg.ring_timeout,
+                           session_expires=sip_cfg.session_expires),
+    )
+    switch = CallSwitch(endpoint, controller)
+    bus = EventBus()
+    bus.subscribe(EventLogger(config.timezone))
+    sip = SipService(switch, bus, reactor)
+    return App(config=config, reactor=reactor, bus=bus, switch=switch, sip=sip,
+               accounts=accounts)
+
+
+def _nonce_secret(data_dir: Path) -> bytes:
+    """A per-installation nonce key, so nonces survive a restart (no needless re-challenges)."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / "nonce.key"
+        if not path.exists():
+            path.write_bytes(secrets.token_bytes(32))
+            path.chmod(0o600)
+        return path.read_bytes()
+    except OSError:
+        return hashlib.sha256(secrets.token_bytes(32)).digest()

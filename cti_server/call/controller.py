@@ -1,0 +1,386 @@
+"""B2BUA call controller: leg events in, leg actions and domain events out.
+
+Theory of operation: an inbound INVITE becomes a Call with an INBOUND leg; the number plan
+picks a target; the controller opens an OUTBOUND leg and relays what matters between the
+two: provisional responses, the answer, hang-ups from either side, re-INVITEs (hold) and a
+blind transfer (REFER). SDP is relayed unchanged in this layer. Deadlines: an outbound leg
+that rings longer than ``ring_timeout`` is cancelled; a connected call is probed with an
+in-dialog OPTIONS every ``session_expires / 2`` and cleared when a leg no longer knows its
+dialog (the reaper for calls whose BYE was lost).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cti_server import events as ev
+from cti_server.actions import (
+    AckLeg,
+    AnswerReinvite,
+    ByeLeg,
+    CancelLeg,
+    CreateLeg,
+    LegAction,
+    NotifyRefer,
+    ProbeLeg,
+    ReinviteLeg,
+    RespondLeg,
+)
+from cti_server.call.model import Call, CallPhase, Leg, LegDirection, LegInput, LegState
+from cti_server.call.routing import Router, RouteTarget
+from cti_server.sip import leg_events as le
+
+# Failure of the outbound leg -> what the caller hears (RFC 3261 §16.7 spirit, simplified).
+_FAILURE_MAP = {486: 486, 600: 486, 603: 603, 404: 404, 484: 484, 410: 404, 408: 480, 480: 480}
+
+
+def caller_status(status: int) -> int:
+    if status in _FAILURE_MAP:
+        return _FAILURE_MAP[status]
+    if 500 <= status < 600:
+        return 503
+    if 400 <= status < 500:
+        return 480
+    return 503
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    ring_timeout: float = 60.0
+    session_expires: float = 1800.0
+
+
+Locator = Callable[[str, float], list[str]]  # account user, now -> contact URIs to try
+IdSource = Callable[[str], str]  # prefix -> new unique id
+
+
+class CallController:
+    def __init__(
+        self, router: Router, locate: Locator, new_id: IdSource, settings: ControllerSettings
+    ) -> None:
+        self._router = router
+        self._locate = locate
+        self._new_id = new_id
+        self._settings = settings
+        self.calls: dict[str, Call] = {}
+        self._legs: dict[str, tuple[Leg, Call]] = {}
+        self._events: list[ev.Event] = []
+        self._timers: list[tuple[float, str]] = []  # (deadline, call_id); stale entries skipped
+
+    # --- sans-IO surface ------------------------------------------------------------------
+
+    def drain_events(self) -> list[ev.Event]:
+        out, self._events = self._events, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        while self._timers and self._timers[0][1] not in self.calls:
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def on_timer(self, now: float) -> list[LegAction]:
+        actions: list[LegAction] = []
+        due: list[Call] = []
+        while self._timers and self._timers[0][0] <= now:
+            call = self.calls.get(heapq.heappop(self._timers)[1])
+            if call is not None and call not in due:
+                due.append(call)
+        for call in due:
+            for leg in call.legs():
+                if leg.ring_deadline is not None and leg.ring_deadline <= now and leg.alive:
+                    leg.ring_deadline = None
+                    actions += self._cancel_outbound(call, leg, now, status=480)
+            if call.probe_due is not None and call.probe_due <= now:
+                call.probe_due = now + self._settings.session_expires / 2
+                actions += [ProbeLeg(leg_id=leg.leg_id) for leg in call.legs() if leg.up]
+            self._schedule(call)
+        return actions
+
+    def _schedule(self, call: Call) -> None:
+        if call.call_id in self.calls:
+            upcoming = self._deadlines(call)
+            if upcoming:
+                heapq.heappush(self._timers, (min(upcoming), call.call_id))
+
+    def handle(self, event: le.LegEvent, now: float) -> list[LegAction]:
+        if isinstance(event, le.InviteReceived):
+            return self._on_invite(event, now)
+        found = self._legs.get(event.leg_id)
+        if found is None:
+            return []
+        leg, call = found
+        call.last_activity = now
+        match event:
+            case le.LegProgress():
+                return self._on_progress(call, leg, event, now)
+            case le.LegAnswered():
+                return self._on_answered(call, leg, event, now)
+            case le.LegFailed():
+                return self._on_failed(call, leg, event, now)
+            case le.LegAcked():
+                if leg.state in (LegState.ANSWERED, LegState.CONFIRMED):
+                    leg.apply(LegInput.ACK, now)
+                return []
+            case le.LegCancelled():
+                return self._clear(call, now, "cancelled", ended=leg)
+            case le.LegHungUp():
+                return self._on_hangup(call, leg, now)
+            case le.LegGone():
+                return self._on_hangup(call, leg, now, cause="timeout")
+            case le.LegReinvited():
+                return self._on_reinvite(call, leg, event, now)
+            case le.LegReinviteAnswered():
+                return self._on_reinvite_answered(call, leg, event, now)
+            case le.LegReferred():
+                return self._on_refer(call, leg, event, now)
+        return []
+
+    # --- call set-up ----------------------------------------------------------------------
+
+    def _on_invite(self, e: le.InviteReceived, now: float) -> list[LegAction]:
+        call_id = self._new_id("C")
+        inbound = Leg(e.leg_id, call_id, LegDirection.INBOUND, target=e.called, sdp=e.sdp,
+                      created_at=now)
+        call = Call(call_id, inbound, e.caller, e.called, trunk=e.trunk, created_at=now,
+                    last_activity=now)
+        target = self._router.route(
+            e.called, from_trunk=e.trunk, authenticated=e.auth_user is not None
+        )
+        self._events.append(ev.CallDelivered(
+            at=now, call_id=call_id, caller=e.caller, called=e.called, trunk=e.trunk,
+            route=f"{target.kind}:{target.value}" if target else "",
+        ))
+        if target is None:
+            return self._reject(call, now, 404, "no_route")
+        uris = self._target_uris(target, now)
+        if not uris:
+            status = 480 if target.kind == "extension" else 503
+            return self._reject(call, now, status, "unavailable")
+        self.calls[call_id] = call
+        self._legs[inbound.leg_id] = (inbound, call)
+        agent = target.value if target.kind == "extension" else None
+        return self._originate(call, uris, e.caller, e.caller_display, e.sdp,
+                               max(e.max_forwards - 1, 0), agent, now)
+
+    def _target_uris(self, target: RouteTarget, now: float) -> list[str]:
+        if target.kind == "extension":
+            return self._locate(target.value, now)
+        if target.kind in ("trunk", "uri") and target.uri:
+            return [target.uri]
+        return []  # flow and queue targets are served by the IVR and ACD layers
+
+    def _originate(self, call: Call, uris: list[str], caller: str, display: str | None,
+                   sdp: bytes, max_forwards: int, agent: str | None, now: float,
+                   *, transfer: bool = False) -> list[LegAction]:
+        leg = Leg(self._new_id("L"), call.call_id, LegDirection.OUTBOUND, target=uris[0],
+                  agent_id=agent, created_at=now, ring_deadline=now + self._settings.ring_timeout,
+                  contacts_left=uris[1:])
+        self._legs[leg.leg_id] = (leg, call)
+        if transfer:
+            call.transfer_leg = leg
+        else:
+            call.peer = leg
+        self._events.append(ev.CallOriginated(at=now, call_id=call.call_id, leg_id=leg.leg_id,
+                                              target=uris[0], agent_id=agent))
+        self._schedule(call)
+        return [CreateLeg(leg_id=leg.leg_id, call_id=call.call_id, uri=uris[0], caller=caller,
+                          caller_display=display, sdp=sdp, max_forwards=max_forwards,
+                          auto_ack=not transfer)]
+
+    def _on_progress(self, call: Call, leg: Leg, e: le.LegProgress, now: float) -> list[LegAction]:
+        if not leg.alive:
+            return []
+        leg.apply(LegInput.PROGRESS, now)
+        if leg is not call.peer or call.inbound.state not in (LegState.INITIAL, LegState.EARLY):
+            return []
+        call.phase = CallPhase.ALERTING
+        call.inbound.apply(LegInput.PROGRESS, now)
+        self._events.append(ev.CallAlerting(at=now, call_id=call.call_id, leg_id=leg.leg_id,
+                                            agent_id=leg.agent_id))
+        status = 183 if e.sdp else 180
+        return [RespondLeg(leg_id=call.inbound.leg_id, status=status, sdp=e.sdp)]
+
+    def _on_answered(self, call: Call, leg: Leg, e: le.LegAnswered, now: float) -> list[LegAction]:
+        if not leg.alive:
+            return []  # answered after we gave up: the endpoint ACKs and we BYE it
+        leg.apply(LegInput.ANSWER, now)
+        leg.ring_deadline = None
+        leg.sdp = e.sdp
+        if leg is call.transfer_leg:
+            target = call.peer if call.transferor is call.inbound else call.inbound
+            call.pending_reinvite = (leg.leg_id, target.leg_id)
+            return [ReinviteLeg(leg_id=target.leg_id, sdp=e.sdp)]
+        if leg is not call.peer:
+            return [ByeLeg(leg_id=leg.leg_id)]
+        leg.apply(LegInput.ACK, now)  # the endpoint ACKs a 2xx at once (auto_ack)
+        call.inbound.apply(LegInput.ANSWER, now)
+        call.phase = CallPhase.CONNECTED
+        call.probe_due = now + self._settings.session_expires / 2
+        self._schedule(call)
+        self._events.append(ev.CallEstablished(at=now, call_id=call.call_id, leg_id=leg.leg_id,
+                                               agent_id=leg.agent_id))
+        return [RespondLeg(leg_id=call.inbound.leg_id, status=200, sdp=e.sdp)]
+
+    def _on_failed(self, call: Call, leg: Leg, e: le.LegFailed, now: float) -> list[LegAction]:
+        was_alive = leg.alive
+        leg.apply(LegInput.ENDED, now)
+        self._legs.pop(leg.leg_id, None)
+        self._events.append(ev.CallFailed(at=now, call_id=call.call_id, leg_id=leg.leg_id,
+                                          status=e.status, cause=e.reason, agent_id=leg.agent_id))
+        if leg is call.transfer_leg:
+            call.transfer_leg = None
+            transferor, call.transferor = call.transferor, None
+            return [NotifyRefer(leg_id=transferor.leg_id, status=e.status, final=True)] if (
+                transferor and transferor.alive) else []
+        if leg is not call.peer or call.inbound.state not in (LegState.INITIAL, LegState.EARLY):
+            return []
+        if was_alive and leg.contacts_left and e.status not in (486, 600, 603):
+            rest = leg.contacts_left
+            return self._originate(call, rest, call.caller, None, call.inbound.sdp, 69,
+                                   leg.agent_id, now)
+        status = caller_status(e.status) if was_alive else 480
+        return self._reject(call, now, status, "rejected" if was_alive else "timeout")
+
+    def _cancel_outbound(self, call: Call, leg: Leg, now: float, status: int) -> list[LegAction]:
+        leg.apply(LegInput.HANGUP, now)
+        actions: list[LegAction] = [CancelLeg(leg_id=leg.leg_id, reason="ring timeout")]
+        if leg is call.peer and call.inbound.state in (LegState.INITIAL, LegState.EARLY):
+            actions += self._reject(call, now, status, "timeout")
+        return actions
+
+    # --- in-call --------------------------------------------------------------------------
+
+    def _on_hangup(self, call: Call, leg: Leg, now: float, cause: str = "") -> list[LegAction]:
+        leg.apply(LegInput.ENDED, now)
+        if leg is call.transfer_leg:
+            call.transfer_leg = None
+            return []
+        if leg is call.transferor:  # the REFER-ing party left, as expected after a transfer
+            call.transferor = None
+            return []
+        if not cause:
+            cause = "caller_hangup" if leg is call.inbound else "callee_hangup"
+        return self._clear(call, now, cause, ended=leg)
+
+    def _on_reinvite(self, call: Call, leg: Leg, e: le.LegReinvited, now: float) -> list[LegAction]:
+        other = call.other(leg)
+        if other is None or not other.up or call.pending_reinvite is not None:
+            return [AnswerReinvite(leg_id=leg.leg_id, status=491 if other else 488)]
+        leg.sdp = e.sdp
+        call.pending_reinvite = (leg.leg_id, other.leg_id)
+        hold = is_hold(e.sdp)
+        if hold != call.held:
+            call.held = hold
+            cls = ev.CallHeld if hold else ev.CallRetrieved
+            self._events.append(cls(at=now, call_id=call.call_id, leg_id=leg.leg_id))
+        return [ReinviteLeg(leg_id=other.leg_id, sdp=e.sdp)]
+
+    def _on_reinvite_answered(self, call: Call, leg: Leg, e: le.LegReinviteAnswered,
+                              now: float) -> list[LegAction]:
+        pending, call.pending_reinvite = call.pending_reinvite, None
+        if pending is None or pending[1] != leg.leg_id:
+            return []
+        origin = self._legs.get(pending[0])
+        if origin is None:
+            return []
+        origin_leg = origin[0]
+        if origin_leg is call.transfer_leg:  # transfer: the new party's offer was answered
+            return self._complete_transfer(call, origin_leg, e, now)
+        if 200 <= e.status < 300:
+            leg.sdp = e.sdp
+        return [AnswerReinvite(leg_id=origin_leg.leg_id, status=e.status, sdp=e.sdp)]
+
+    def _on_refer(self, call: Call, leg: Leg, e: le.LegReferred, now: float) -> list[LegAction]:
+        other = call.other(leg)
+        target = self._router.route(e.target, from_trunk=call.trunk, authenticated=True)
+        uris = self._target_uris(target, now) if target else []
+        if other is None or not other.up or call.transfer_leg is not None or not uris:
+            return [NotifyRefer(leg_id=leg.leg_id, status=404 if not uris else 503, final=True)]
+        call.transferor = leg
+        call.phase = CallPhase.TRANSFERRING
+        self._events.append(ev.CallTransferred(at=now, call_id=call.call_id, leg_id=leg.leg_id,
+                                               target=e.target))
+        agent = target.value if target and target.kind == "extension" else None
+        caller = call.caller if other is call.inbound else call.called
+        return [NotifyRefer(leg_id=leg.leg_id, status=100, final=False),
+                *self._originate(call, uris, caller, None, b"", 70, agent, now, transfer=True)]
+
+    def _complete_transfer(self, call: Call, new_leg: Leg, e: le.LegReinviteAnswered,
+                           now: float) -> list[LegAction]:
+        transferor = call.transferor
+        call.transfer_leg = None
+        call.transferor = None
+        if not 200 <= e.status < 300:
+            call.phase = CallPhase.CONNECTED
+            new_leg.apply(LegInput.HANGUP, now)
+            out: list[LegAction] = [AckLeg(leg_id=new_leg.leg_id), ByeLeg(leg_id=new_leg.leg_id)]
+            if transferor is not None:
+                out.append(NotifyRefer(leg_id=transferor.leg_id, status=e.status, final=True))
+            return out
+        new_leg.apply(LegInput.ACK, now)
+        if transferor is call.inbound:  # the caller transferred: the new party takes its place
+            call.inbound = new_leg
+        else:
+            call.peer = new_leg
+        call.phase = CallPhase.CONNECTED
+        self._events.append(ev.CallEstablished(at=now, call_id=call.call_id,
+                                               leg_id=new_leg.leg_id, agent_id=new_leg.agent_id))
+        out = [AckLeg(leg_id=new_leg.leg_id, sdp=e.sdp)]
+        if transferor is not None and transferor.alive:
+            transferor.apply(LegInput.HANGUP, now)
+            out += [NotifyRefer(leg_id=transferor.leg_id, status=200, final=True),
+                    ByeLeg(leg_id=transferor.leg_id)]
+        return out
+
+    # --- teardown -------------------------------------------------------------------------
+
+    def _reject(self, call: Call, now: float, status: int, cause: str) -> list[LegAction]:
+        call.inbound.apply(LegInput.ENDED, now)
+        self._finish(call, now, cause, status)
+        return [RespondLeg(leg_id=call.inbound.leg_id, status=status)]
+
+    def _clear(self, call: Call, now: float, cause: str, ended: Leg) -> list[LegAction]:
+        if ended.alive:
+            ended.apply(LegInput.ENDED, now)
+        actions: list[LegAction] = []
+        for leg in call.legs() + ([call.transferor] if call.transferor else []):
+            if leg is ended or not leg.alive:
+                continue
+            if leg.direction is LegDirection.INBOUND and not leg.up:
+                actions.append(RespondLeg(leg_id=leg.leg_id, status=487 if cause == "cancelled"
+                                          else 480))
+                leg.apply(LegInput.ENDED, now)
+            elif leg.up:
+                actions.append(ByeLeg(leg_id=leg.leg_id))
+                leg.apply(LegInput.HANGUP, now)
+            else:
+                actions.append(CancelLeg(leg_id=leg.leg_id))
+                leg.apply(LegInput.HANGUP, now)
+        self._finish(call, now, cause, 0)
+        return actions
+
+    def _finish(self, call: Call, now: float, cause: str, status: int) -> None:
+        if call.phase is CallPhase.CLEARED:
+            return
+        call.phase = CallPhase.CLEARED
+        self.calls.pop(call.call_id, None)
+        for leg in call.legs() + ([call.transferor] if call.transferor else []):
+            self._legs.pop(leg.leg_id, None)
+        agent = call.peer.agent_id if call.peer else None
+        self._events.append(ev.CallCleared(at=now, call_id=call.call_id, cause=cause,
+                                           status=status, agent_id=agent))
+
+    def _deadlines(self, call: Call) -> list[float]:
+        out = [leg.ring_deadline for leg in call.legs() if leg.ring_deadline is not None and
+               leg.alive]
+        if call.probe_due is not None:
+            out.append(call.probe_due)
+        return out
+
+
+def is_hold(sdp: bytes) -> bool:
+    """sendonly/inactive or the RFC 2543 c=0.0.0.0 form means the sender put us on hold."""
+    text = sdp.decode("utf-8", "replace")
+    return ("a=sendonly" in text or "a=inactive" in text or "c=IN IP4 0.0.0.0" in text)

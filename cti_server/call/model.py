@@ -1,0 +1,134 @@
+"""Call and Leg, and the leg state table.
+
+Theory of operation: a Call is what a person sees (one conversation); a Leg is one SIP
+dialog the B2BUA terminates on behalf of the call: the INBOUND leg from the caller, and one
+or more OUTBOUND legs towards an agent, extension or trunk. A leg only moves forward through
+the table below; any other (state, event) pair is a bug and raises ``IllegalLegTransition``
+naming both. The controller keeps at most one "active peer" leg per call at a time; a blind
+transfer swaps it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Final
+
+
+class LegDirection(enum.Enum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class LegState(enum.Enum):
+    INITIAL = "initial"  # INVITE received (inbound) or about to be sent (outbound)
+    EARLY = "early"  # 1xx seen: ringing / session progress
+    ANSWERED = "answered"  # 2xx sent or received, not yet confirmed by ACK
+    CONFIRMED = "confirmed"  # ACK exchanged: the dialog is up
+    TERMINATING = "terminating"  # CANCEL or BYE sent, waiting for the far end
+    TERMINATED = "terminated"
+
+
+class LegInput(enum.Enum):
+    PROGRESS = "progress"
+    ANSWER = "answer"
+    ACK = "ack"
+    HANGUP = "hangup"  # we started tearing down (CANCEL/BYE sent)
+    ENDED = "ended"  # the leg is gone (BYE/CANCEL received, failure, timeout, BYE answered)
+
+
+S, I = LegState, LegInput  # noqa: E741 - table shorthand
+TRANSITIONS: Final[dict[LegState, dict[LegInput, LegState]]] = {
+    S.INITIAL: {I.PROGRESS: S.EARLY, I.ANSWER: S.ANSWERED, I.HANGUP: S.TERMINATING, I.ENDED: S.TERMINATED},
+    S.EARLY: {I.PROGRESS: S.EARLY, I.ANSWER: S.ANSWERED, I.HANGUP: S.TERMINATING, I.ENDED: S.TERMINATED},
+    S.ANSWERED: {I.ACK: S.CONFIRMED, I.HANGUP: S.TERMINATING, I.ENDED: S.TERMINATED},
+    S.CONFIRMED: {I.ACK: S.CONFIRMED, I.HANGUP: S.TERMINATING, I.ENDED: S.TERMINATED},
+    S.TERMINATING: {I.ANSWER: S.TERMINATING, I.ACK: S.TERMINATING, I.HANGUP: S.TERMINATING,
+                    I.PROGRESS: S.TERMINATING, I.ENDED: S.TERMINATED},
+    S.TERMINATED: {I.ENDED: S.TERMINATED, I.HANGUP: S.TERMINATED},
+}
+del S, I
+
+
+class IllegalLegTransition(RuntimeError):
+    def __init__(self, leg_id: str, state: LegState, event: LegInput) -> None:
+        super().__init__(f"leg {leg_id}: {event.value!r} is not allowed in state {state.value!r}")
+        self.state = state
+        self.event = event
+
+
+@dataclass(slots=True)
+class Leg:
+    leg_id: str
+    call_id: str
+    direction: LegDirection
+    target: str = ""
+    agent_id: str | None = None
+    state: LegState = LegState.INITIAL
+    sdp: bytes = b""  # the last session description this leg's peer sent us
+    created_at: float = 0.0
+    answered_at: float | None = None
+    ended_at: float | None = None
+    ring_deadline: float | None = None
+    contacts_left: list[str] = field(default_factory=list)  # further contacts to hunt
+
+    def apply(self, event: LegInput, now: float) -> LegState:
+        try:
+            new = TRANSITIONS[self.state][event]
+        except KeyError:
+            raise IllegalLegTransition(self.leg_id, self.state, event) from None
+        if new is LegState.ANSWERED and self.answered_at is None:
+            self.answered_at = now
+        if new is LegState.TERMINATED and self.ended_at is None:
+            self.ended_at = now
+        self.state = new
+        return new
+
+    @property
+    def alive(self) -> bool:
+        return self.state not in (LegState.TERMINATING, LegState.TERMINATED)
+
+    @property
+    def up(self) -> bool:
+        return self.state in (LegState.ANSWERED, LegState.CONFIRMED)
+
+
+class CallPhase(enum.Enum):
+    ROUTING = "routing"
+    ALERTING = "alerting"
+    CONNECTED = "connected"
+    TRANSFERRING = "transferring"
+    CLEARED = "cleared"
+
+
+@dataclass(slots=True)
+class Call:
+    call_id: str
+    inbound: Leg
+    caller: str
+    called: str
+    trunk: str | None = None
+    phase: CallPhase = CallPhase.ROUTING
+    peer: Leg | None = None  # the outbound leg currently connected or being tried
+    transfer_leg: Leg | None = None  # the new leg of a blind transfer in progress
+    transferor: Leg | None = None  # the leg that sent REFER
+    created_at: float = 0.0
+    last_activity: float = 0.0
+    probe_due: float | None = None
+    held: bool = False
+    pending_reinvite: tuple[str, str] | None = None  # (from leg, to leg) of a relayed re-INVITE
+
+    def legs(self) -> list[Leg]:
+        out = [self.inbound]
+        for leg in (self.peer, self.transfer_leg):
+            if leg is not None and leg not in out:
+                out.append(leg)
+        return out
+
+    def other(self, leg: Leg) -> Leg | None:
+        """The leg media and signalling are relayed to from ``leg``."""
+        if leg is self.inbound:
+            return self.peer
+        if leg is self.peer:
+            return self.inbound
+        return None

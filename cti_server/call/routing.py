@@ -1,0 +1,54 @@
+"""The number plan: called number (+ where the call came from) -> a routing target.
+
+Routes are tried in config order; the first whose regular expression matches the whole
+called number wins. Trunk targets are only reachable by authenticated accounts or by calls
+that arrived on a trunk (``from_trunks_only`` narrows further): an unauthenticated source
+can never dial out through a gateway (toll fraud).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cti_server.config import RouteConfig, TrunkConfig
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTarget:
+    kind: str  # extension | trunk | uri | flow | queue
+    value: str  # account user, dialed number, URI, flow or queue name
+    uri: str | None = None  # the SIP URI to send an INVITE to (trunk and uri kinds)
+    trunk: str | None = None
+
+
+class Router:
+    def __init__(self, routes: list[RouteConfig], trunks: list[TrunkConfig]) -> None:
+        self._routes = [(re.compile(r.match), r) for r in routes]
+        self._trunks = {t.name: t for t in trunks}
+
+    def route(self, number: str, *, from_trunk: str | None, authenticated: bool) -> RouteTarget | None:
+        for pattern, cfg in self._routes:
+            m = pattern.fullmatch(number)
+            if m is None:
+                continue
+            if cfg.from_trunks_only and from_trunk is None:
+                continue
+            kind, _, template = cfg.target.partition(":")
+            value = m.expand(template) if "\\" in template else template
+            if kind == "trunk":
+                if from_trunk is None and not authenticated:
+                    continue
+                dialed = cfg.prefix + number[cfg.strip :]
+                uri = self._trunk_uri(template, dialed)
+                return RouteTarget("trunk", dialed, uri=uri, trunk=template)
+            if kind == "uri":
+                return RouteTarget("uri", value, uri=value)
+            return RouteTarget(kind, value)
+        return None
+
+    def _trunk_uri(self, trunk_name: str, dialed: str) -> str:
+        base = self._trunks[trunk_name].outbound_uri or ""
+        scheme, _, rest = base.partition(":")
+        host = rest.rsplit("@", 1)[-1]
+        return f"{scheme}:{dialed}@{host}"

@@ -1,0 +1,290 @@
+"""Server configuration: one YAML file validated with pydantic, errors as ``file:line: reason``.
+
+The loader keeps the line of every mapping key and list item while parsing, so a validation
+error deep in ``trunks[1].allow_from`` points at the line a person has to fix. Every field
+has an embedded default: an empty file (or none) runs the demo on SQLite and local files.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+TargetKind = Literal["extension", "trunk", "uri", "flow", "queue"]
+
+
+class ConfigError(ValueError):
+    """A config problem a person can fix; ``str()`` is ``file:line: reason`` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SipConfig(_Model):
+    listen: str = "127.0.0.1"
+    port: int = Field(5060, ge=0, le=65535)
+    transports: list[Literal["udp", "tcp"]] = ["udp", "tcp"]
+    advertised_host: str | None = Field(None, description="host put in Via/Contact; listen address if unset")
+    realm: str = "cti.local"
+    user_agent: str = "cti-server/0.1"
+    t1: float = Field(0.5, gt=0)
+    t2: float = Field(4.0, gt=0)
+    t4: float = Field(5.0, gt=0)
+    max_message_size: int = Field(65535, ge=1024)
+    max_transactions: int = Field(100_000, ge=10)
+    register_min_expires: int = Field(60, ge=1)
+    register_max_expires: int = Field(3600, ge=1)
+    nonce_lifetime: float = Field(300.0, gt=0)
+    auth_max_failures: int = Field(5, ge=1)
+    auth_window: float = Field(60.0, gt=0)
+    auth_cooldown: float = Field(300.0, gt=0)
+    ring_timeout: float = Field(60.0, gt=0, description="CANCEL an outbound leg unanswered this long")
+    session_expires: float = Field(1800.0, ge=90, description="reap a call with no sign of life this long")
+
+
+class HttpConfig(_Model):
+    listen: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class AccountConfig(_Model):
+    """A SIP account (an agent's softphone). Give ``password`` (hashed at load, never kept) or HA1s."""
+
+    user: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-+]{1,64}$")]
+    password: str | None = None
+    ha1_md5: str | None = None
+    ha1_sha256: str | None = None
+    display_name: str | None = None
+
+    @model_validator(mode="after")
+    def _has_secret(self) -> AccountConfig:
+        if self.password is None and self.ha1_md5 is None and self.ha1_sha256 is None:
+            raise ValueError(f"account {self.user!r} needs password or ha1_md5/ha1_sha256")
+        return self
+
+
+class TrunkConfig(_Model):
+    """A PSTN gateway. Inbound calls are accepted from ``allow_from`` (and/or by digest)."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
+    allow_from: list[str] = []
+    username: str | None = None
+    password: str | None = None
+    outbound_uri: str | None = Field(None, description="sip:host:port the server sends calls to")
+
+    @field_validator("allow_from")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"allow_from: {net!r} is not an IP address or network") from exc
+        return value
+
+    @field_validator("outbound_uri")
+    @classmethod
+    def _uri(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^sips?:", value):
+            raise ValueError(f"outbound_uri {value!r} must start with sip: or sips:")
+        return value
+
+
+class RouteConfig(_Model):
+    """One number-plan entry: a called number matching ``match`` goes to ``target``.
+
+    ``target`` is ``kind:value``; ``value`` may use ``\\1``-style groups of the match.
+    Kinds: extension (a registered account), trunk (a trunk's outbound_uri, user = number),
+    uri (a fixed SIP URI), flow (an IVR flow), queue (an ACD queue).
+    """
+
+    match: str
+    target: str
+    from_trunks_only: bool = Field(False, description="only calls arriving on a trunk may use it")
+    strip: int = Field(0, ge=0, description="digits removed from the front before dialing")
+    prefix: str = ""
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"match {value!r} is not a valid regular expression: {exc}") from exc
+        return value
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        kind, sep, rest = value.partition(":")
+        if not sep or kind not in ("extension", "trunk", "uri", "flow", "queue") or not rest:
+            raise ValueError(
+                f"target {value!r} must be kind:value with kind one of "
+                "extension, trunk, uri, flow, queue"
+            )
+        return value
+
+    @property
+    def kind(self) -> str:
+        return self.target.partition(":")[0]
+
+
+class StorageConfig(_Model):
+    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in data_dir if unset")
+
+
+class RedisConfig(_Model):
+    url: str | None = None
+
+
+class Config(_Model):
+    data_dir: str = "./data"
+    timezone: str = "Asia/Seoul"
+    language: Literal["ko", "en"] = "ko"
+    sip: SipConfig = SipConfig()
+    http: HttpConfig = HttpConfig()
+    accounts: list[AccountConfig] = []
+    trunks: list[TrunkConfig] = []
+    routes: list[RouteConfig] = []
+    storage: StorageConfig = StorageConfig()
+    redis: RedisConfig = RedisConfig()
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        trunk_names = {t.name for t in self.trunks}
+        users = [a.user for a in self.accounts]
+        dupes = {u for u in users if users.count(u) > 1}
+        if dupes:
+            raise ValueError(f"duplicate account users: {', '.join(sorted(dupes))}")
+        for route in self.routes:
+            kind, _, value = route.target.partition(":")
+            if kind == "trunk" and value not in trunk_names:
+                raise ValueError(f"route {route.match!r}: unknown trunk {value!r}")
+            if kind == "trunk":
+                trunk = next(t for t in self.trunks if t.name == value)
+                if trunk.outbound_uri is None:
+                    raise ValueError(f"route {route.match!r}: trunk {value!r} has no outbound_uri")
+        return self
+
+    def with_overrides(self, **changes: Any) -> Config:
+        """Apply CLI overrides such as ``sip.port`` (dotted) without mutating the loaded config."""
+        data = self.model_dump()
+        for dotted, value in changes.items():
+            if value is None:
+                continue
+            node = data
+            *path, leaf = dotted.split(".")
+            for part in path:
+                node = node[part]
+            node[leaf] = value
+        return Config.model_validate(data)
+
+
+# --- YAML with line numbers --------------------------------------------------------------------
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the line of every mapping key and sequence item."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    lines: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        lines[loader.construct_object(key_node, deep=True)] = key_node.start_mark.line + 1
+    mapping_with_lines = _LinedDict(mapping)
+    mapping_with_lines.lines = lines
+    mapping_with_lines.line = node.start_mark.line + 1
+    return mapping_with_lines
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> list[Any]:
+    items = _LinedList(loader.construct_sequence(node, deep=True))
+    items.lines = [child.start_mark.line + 1 for child in node.value]
+    items.line = node.start_mark.line + 1
+    return items
+
+
+class _LinedDict(dict[Any, Any]):
+    lines: dict[Any, int]
+    line: int
+
+
+class _LinedList(list[Any]):
+    lines: list[int]
+    line: int
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def load_yaml(text: str, filename: str) -> Any:
+    """Parse YAML keeping line numbers; a syntax error becomes ``file:line: reason``."""
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError([f"{filename}:{line}: YAML syntax: {exc.problem}"]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{filename}:1: YAML: {exc}"]) from exc
+
+
+def line_of(data: Any, loc: tuple[int | str, ...]) -> int:
+    """The deepest line known for a pydantic error location inside the loaded YAML."""
+    line = getattr(data, "line", 1)
+    node = data
+    for part in loc:
+        if isinstance(node, _LinedDict) and part in node:
+            line = node.lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, _LinedList) and isinstance(part, int) and part < len(node):
+            line = node.lines[part]
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def format_validation_error(exc: ValidationError, data: Any, filename: str) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function"))
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{filename}:{line_of(data, loc)}: {where}: {msg}")
+    return problems
+
+
+def parse_config(text: str, filename: str = "<config>") -> Config:
+    data = load_yaml(text, filename)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{filename}:1: the config must be a mapping of sections"])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, data, filename)) from None
+
+
+def load_config(path: str | Path | None) -> Config:
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{p}:0: cannot read: {exc.strerror}"]) from exc
+    return parse_config(text, str(p))
