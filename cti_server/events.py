@@ -14,18 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-_REGISTRY: dict[str, type[Event]] = {}
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     name: ClassVar[str] = "event"
     at: float
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "name" in cls.__dict__:
-            _REGISTRY[cls.name] = cls
 
 
 def to_json(event: Event) -> str:
@@ -36,13 +28,20 @@ def to_json(event: Event) -> str:
 
 def from_json(text: str) -> Event:
     payload = json.loads(text)
-    cls = _REGISTRY[payload.pop("name")]
+    cls = event_types()[payload.pop("name")]
     known = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in payload.items() if k in known})
 
 
 def event_types() -> dict[str, type[Event]]:
-    return dict(_REGISTRY)
+    """Every concrete event class by wire name (subclasses anywhere in the code base)."""
+    found: dict[str, type[Event]] = {}
+    pending: list[type[Event]] = list(Event.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.name, cls)
+        pending.extend(cls.__subclasses__())
+    return found
 
 
 # --- calls (CSTA call-control events) ---------------------------------------------------------

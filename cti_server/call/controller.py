@@ -76,9 +76,16 @@ class CallController:
         return out
 
     def next_deadline(self) -> float | None:
-        while self._timers and self._timers[0][1] not in self.calls:
-            heapq.heappop(self._timers)
-        return self._timers[0][0] if self._timers else None
+        while self._timers:
+            when, call_id = self._timers[0]
+            call = self.calls.get(call_id)
+            actual = min(self._deadlines(call), default=None) if call else None
+            if actual == when:
+                return when
+            heapq.heappop(self._timers)  # stale: the call ended or its deadline moved
+            if actual is not None:
+                heapq.heappush(self._timers, (actual, call_id))
+        return None
 
     def on_timer(self, now: float) -> list[LegAction]:
         actions: list[LegAction] = []

@@ -22,7 +22,7 @@ from cti_server.ids import IdFactory
 from cti_server.sip import leg_events as le
 from cti_server.sip.accounts import AccountBook, TrunkTable
 from cti_server.sip.auth_guard import AuthGuard
-from cti_server.sip.digest import NonceFactory, challenges, parse_authorization, verify
+from cti_server.sip.digest import NonceFactory, authenticate, challenges, parse_authorization
 from cti_server.sip.errors import SipParseError
 from cti_server.sip.headers import parse_name_addr, parse_uri, parse_via
 from cti_server.sip.legs import ALLOW, LegManager, SipLeg, user_of
@@ -197,8 +197,10 @@ class SipEndpoint:
             if leg is not None:
                 self.legs.on_ack(leg, request)
             return
-        if getattr(e, "overloaded", False):
-            self._reply(key, request, 503, extra=[("Retry-After", "5")], now=now)
+        if e.overloaded:
+            resp = make_response(request, 503, "Service Unavailable", to_tag=self._ids.tag())
+            resp.headers.add("Retry-After", "5")
+            self._txn.send_stateless(resp, peer)
             return
         status, extra = self._validate(request)
         if status:
@@ -325,10 +327,10 @@ class SipEndpoint:
             self._reply(key, request, 403, reason="Wrong AOR for these credentials", now=now)
             return
         had = bool(self.registrar.lookup(user, now))
-        result = self.registrar.update(user, request, (peer.transport, peer.addr), now)
+        result = self.registrar.update(user, request, peer, now)
         extra: list[tuple[str, str]] = []
-        if result.status == 423:
-            extra.append(("Min-Expires", str(self.registrar.min_expires)))
+        if result.min_expires is not None:
+            extra.append(("Min-Expires", str(result.min_expires)))
         elif result.status == 200:
             extra += [("Contact", c) for c in contact_response_values(result.bindings, now)]
             for binding in result.bindings:
@@ -356,24 +358,24 @@ class SipEndpoint:
             creds = parse_authorization(value)
             if creds is not None:
                 break
-        user_hint = creds.username if creds else ""
+        user_hint = creds.username if creds else None
         if self._guard.is_locked(source_ip, user_hint, now):
             self._reply(key, request, 403, reason="Too many failed authentications", now=now)
             return None
-        if creds is None or creds.realm != self._settings.realm:
+        if creds is None:
             self._challenge(key, request, now, stale=False)
-            return None
-        verdict = self._nonces.check(creds.nonce, now)
-        if verdict == "stale":
-            self._challenge(key, request, now, stale=True)
             return None
         account = self._accounts.get(creds.username)
         ha1 = account.ha1(creds.algorithm) if account else None
-        ok = verdict == "ok" and ha1 is not None and verify(creds, request.method, ha1,
-                                                             entity_body=request.body)
-        if ok and account is not None:
+        outcome = "wrong" if ha1 is None else authenticate(
+            self._nonces, creds, request.method, ha1, now, realm=self._settings.realm,
+            entity_body=request.body)
+        if outcome == "ok" and account is not None:
             self._guard.record_success(source_ip, creds.username, now)
             return account.user
+        if outcome != "wrong":  # stale, unknown or replayed nonce: ask again, no penalty
+            self._challenge(key, request, now, stale=outcome == "stale")
+            return None
         self.auth_failures += 1
         locked = self._guard.record_failure(source_ip, creds.username, now)
         self.domain_events.append(AuthenticationFailed(
@@ -447,9 +449,6 @@ class SipEndpoint:
     def _flush(self) -> None:
         for data, peer in self._txn.messages_to_send():
             self._emit(data, peer)
-        for data, peer in self.legs.raw_out:
-            self._emit(data, peer)
-        self.legs.raw_out.clear()
 
     def _emit(self, data: bytes, peer: Peer) -> None:
         if peer.transport == "UDP":

@@ -7,9 +7,13 @@ original case in values but are looked up by lower-case name (RFC 3261 §7.3.1, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from cti_server.sip.errors import SipParseError
+
+_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
+_VIA_PROTOCOL = re.compile(rf"[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]+")
 
 
 class HeaderError(SipParseError):
@@ -128,15 +132,15 @@ def parse_uri(text: str) -> SipUri:
         return SipUri("tel", number, "", None, parse_params(params))
     if scheme not in ("sip", "sips"):
         raise SipParseError(f"Unsupported URI scheme {scheme!r}", status_hint=416)
-    hdrs = ""
-    if "?" in rest:
-        rest, hdrs = rest.split("?", 1)
     user: str | None = None
     password: str | None = None
+    # userinfo may hold '?', ';' and ':' (RFC 3261 §25.1 user-unreserved) but never an
+    # unescaped '@', so the first '@' ends it; '?' starts headers only after the host.
     if "@" in rest:
-        userinfo, rest = rest.rsplit("@", 1)
+        userinfo, rest = rest.split("@", 1)
         user, psep, pw = userinfo.partition(":")
         password = pw if psep else None
+    rest, _, hdrs = rest.partition("?")
     hostport, _, params = rest.partition(";")
     host, port = _split_hostport(hostport, "URI")
     return SipUri(scheme, user, host, port, parse_params(params), hdrs, password)
@@ -238,22 +242,13 @@ class Via:
 
 
 def parse_via(text: str) -> Via:
-    proto, _, rest = text.strip().partition(" ")
-    pieces = [p.strip() for p in proto.split("/")]
-    if len(pieces) != 3 or pieces[0].upper() != "SIP" or not pieces[2]:
-        # tolerate "SIP / 2.0 / UDP" spacing (RFC 4475 §3.1.1.1)
-        joined = text.replace(" ", "").replace("\t", "")
-        parts = joined.split("/", 2)
-        if len(parts) == 3 and parts[0].upper() == "SIP":
-            tail = parts[2]
-            transport = "".join(ch for ch in tail[:5] if ch.isalpha())
-            idx = text.upper().rfind(transport.upper())
-            return parse_via(f"SIP/2.0/{transport} {text[idx + len(transport) :].strip()}")
-        raise HeaderError("Via", f"bad sent-protocol {proto!r}")
-    rest = rest.strip()
-    hostport, _, params = rest.partition(";")
+    # LWS is allowed around each '/' of sent-protocol (RFC 3261 §25.1, RFC 4475 §3.1.1.1).
+    match = _VIA_PROTOCOL.match(text)
+    if match is None or match.group(1).upper() != "SIP":
+        raise HeaderError("Via", f"bad sent-protocol in {text[:60]!r}")
+    hostport, _, params = text[match.end() :].partition(";")
     host, port = _split_hostport(hostport, "Via")
-    return Via(pieces[2].upper(), host, port, parse_params(params))
+    return Via(match.group(3).upper(), host, port, parse_params(params))
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,6 @@ class LegManager:
         self._by_call_id: dict[str, list[str]] = {}
         self.client_purpose: dict[object, tuple[str, str]] = {}  # client txn key -> (leg, what)
         self.events: list[le.LegEvent] = []
-        self.raw_out: list[tuple[bytes, Peer]] = []  # ACKs for 2xx: no transaction (§13.2.2.4)
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -267,8 +266,6 @@ class LegManager:
             return
         ack = leg.dialog.make_ack(parse_cseq(leg.invite.headers.get("CSeq") or "1 INVITE").seq,
                                   body=sdp, **self._via_args(leg.peer))
-        if sdp:
-            ack.headers.add("Content-Type", "application/sdp")
         leg.last_2xx_ack = ack
         self._send_raw(ack, leg.dialog.peer)
 
@@ -290,9 +287,7 @@ class LegManager:
         self._in_dialog(leg, "BYE", now, "bye")
 
     def reinvite(self, leg: SipLeg, sdp: bytes, now: float) -> None:
-        extra = [("Content-Type", "application/sdp")] if sdp else []
-        self._in_dialog(leg, "INVITE", now, "reinvite", body=sdp, extra=extra,
-                        contact=True)
+        self._in_dialog(leg, "INVITE", now, "reinvite", body=sdp, contact=True)
 
     def probe(self, leg: SipLeg, now: float) -> None:
         self._in_dialog(leg, "OPTIONS", now, "probe")
@@ -306,16 +301,17 @@ class LegManager:
     def notify_refer(self, leg: SipLeg, a: act.NotifyRefer, now: float) -> None:
         frag = f"SIP/2.0 {a.status} {reason_phrase(a.status)}\r\n".encode()
         state = "terminated;reason=noresource" if a.final else "active;expires=60"
-        self._in_dialog(leg, "NOTIFY", now, "notify", body=frag, extra=[
-            ("Event", "refer"), ("Subscription-State", state),
-            ("Content-Type", "message/sipfrag;version=2.0")])
+        self._in_dialog(leg, "NOTIFY", now, "notify", body=frag,
+                        content_type="message/sipfrag;version=2.0",
+                        extra=[("Event", "refer"), ("Subscription-State", state)])
 
     def _in_dialog(self, leg: SipLeg, method: str, now: float, what: str, *, body: bytes = b"",
-                   extra: list[tuple[str, str]] | None = None, contact: bool = False) -> None:
+                   content_type: str | None = None, extra: list[tuple[str, str]] | None = None,
+                   contact: bool = False) -> None:
         if leg.dialog is None or leg.ended:
             return
         request = leg.dialog.new_request(
-            method, branch=self._ids.branch(), body=body,
+            method, branch=self._ids.branch(), body=body, content_type=content_type,
             contact=self.local.contact(leg.peer.transport) if contact else None,
             extra_headers=extra or (), **self._via_args(leg.peer))
         key = self._txn.send_request(request, leg.dialog.peer, now)
@@ -328,7 +324,8 @@ class LegManager:
                 "transport": peer.transport}
 
     def _send_raw(self, request: SipRequest, peer: Peer) -> None:
-        self.raw_out.append((request.serialize(), peer))
+        """ACKs for 2xx are not transactions (RFC 3261 §13.2.2.4): sent as they are."""
+        self._txn.send_stateless(request, peer)
 
 
 def _tag_of(header: str) -> str | None:
