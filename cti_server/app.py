@@ -78,7 +78,8 @@ def accounts_from_config(config: Config) -> AccountBook:
     for a in config.accounts:
         md5 = a.ha1_md5 or (ha1(a.user, realm, a.password, "MD5") if a.password else None)
         sha = a.ha1_sha256 or (ha1(a.user, realm, a.password, "SHA-256") if a.password else None)
-        book.put(Account(a.user, md5, sha, a.display_name))
+        algos = tuple(a.digest_algorithms) if a.digest_algorithms else None
+        book.put(Account(a.user, md5, sha, a.display_name, algos))
     return book
 
 
@@ -102,7 +103,8 @@ def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None)
         accounts=accounts, trunks=trunks, registrar=registrar,
         guard=AuthGuard(sip_cfg.auth_max_failures, sip_cfg.auth_window, sip_cfg.auth_cooldown),
         nonces=NonceFactory(secret, sip_cfg.nonce_lifetime),
-        settings=EndpointSettings(realm=sip_cfg.realm, max_message_size=sip_cfg.max_message_size),
+        settings=EndpointSettings(realm=sip_cfg.realm, max_message_size=sip_cfg.max_message_size,
+                                  digest_algorithms=tuple(sip_cfg.digest_algorithms)),
     )
 
     def locate(user: str, now: float) -> list[str]:

@@ -36,6 +36,9 @@ class SipConfig(_Model):
     transports: list[Literal["udp", "tcp"]] = ["udp", "tcp"]
     advertised_host: str | None = Field(None, description="host put in Via/Contact; listen address if unset")
     realm: str = "cti.local"
+    digest_algorithms: list[Literal["SHA-256", "MD5"]] = Field(
+        ["SHA-256", "MD5"], min_length=1,
+        description="challenge order (RFC 8760: strongest first); SIPp 3.6 needs MD5 first")
     user_agent: str = "cti-server/0.1"
     t1: float = Field(0.5, gt=0)
     t2: float = Field(4.0, gt=0)
@@ -65,6 +68,8 @@ class AccountConfig(_Model):
     ha1_md5: str | None = None
     ha1_sha256: str | None = None
     display_name: str | None = None
+    digest_algorithms: list[Literal["SHA-256", "MD5"]] | None = Field(
+        None, min_length=1, description="per-phone override of sip.digest_algorithms")
 
     @model_validator(mode="after")
     def _has_secret(self) -> AccountConfig:

@@ -22,7 +22,8 @@ sip:
   port: {port}
   realm: cti.local
 accounts:
-  - {{user: "1001", password: "demo1001", display_name: "Agent Kim"}}
+  # SIPp 3.6 answers only the first challenge and knows only MD5.
+  - {{user: "1001", password: "demo1001", display_name: "Agent Kim", digest_algorithms: [MD5]}}
   - {{user: "1002", password: "demo1002", display_name: "Agent Lee"}}
 trunks:
   - {{name: demo-gw, allow_from: [127.0.0.1/32]}}
@@ -49,6 +50,7 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
     reactor = install()
     from cti_server.app import build_app
 
+    logging.getLogger("cti.events").setLevel(logging.WARNING)  # the demo prints them itself
     app = build_app(demo_config(sip_port, data_dir), reactor)
     app.start()
     port = app.sip_port
@@ -74,17 +76,31 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
             outcome["cleared"] = event.cause
 
     app.bus.subscribe(on_event)
-    say("SIPp softphone registers as agent 1001 (digest auth) and waits for a call")
+    agent_port = _free_udp_port()
+    say(f"SIPp softphone for agent 1001 listens on 127.0.0.1:{agent_port}")
     _spawn(reactor, sipp, ["-sf", str(SCENARIOS / "agent_answer.xml"), "-s", "1001",
-                           "-au", "1001", "-ap", "demo1001", "-m", "1", "-timeout", "30s",
-                           "-nostdin", "-i", "127.0.0.1", "-p", "0", f"127.0.0.1:{port}"],
-           "agent", say, outcome)
+                           "-m", "1", "-timeout", "30s", "-nostdin", "-i", "127.0.0.1",
+                           "-p", str(agent_port), f"127.0.0.1:{port}"], "agent", say, outcome)
+    say("agent 1001 registers (digest auth)")
+    _spawn(reactor, sipp, ["-sf", str(SCENARIOS / "register.xml"), "-s", "1001",
+                           "-au", "1001", "-ap", "demo1001", "-key", "contact_port",
+                           str(agent_port), "-m", "1", "-timeout", "10s", "-nostdin",
+                           "-i", "127.0.0.1", "-p", "0", f"127.0.0.1:{port}"],
+           "register", say, outcome)
     reactor.callLater(40, reactor.stop)
     reactor.run()
-    ok = outcome["established"] and outcome["cleared"] == "caller_hangup" and (
-        outcome.get("caller") == 0 and outcome.get("agent") == 0)
+    ok = outcome["established"] and outcome["cleared"] == "caller_hangup" and all(
+        outcome.get(k) == 0 for k in ("caller", "agent", "register"))
     say("demo " + ("PASSED: the call connected and cleared" if ok else f"FAILED: {outcome}"))
     return 0 if ok else 1
+
+
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _fields(event: Event) -> dict[str, object]:
@@ -110,7 +126,7 @@ def _spawn(reactor: Any, exe: str, args: list[str], name: str, say: Any,
             code = reason.value.exitCode
             outcome[name] = code
             say(f"SIPp {name} finished with exit code {code}")
-            if "caller" in outcome and "agent" in outcome:
+            if all(k in outcome for k in ("caller", "agent", "register")):
                 reactor.callLater(0.5, reactor.stop)
 
     reactor.spawnProcess(_Proc(), exe, [exe, *args], env=None, childFDs={0: "w", 1: "r", 2: "r"})

@@ -16,6 +16,7 @@ class Account:
     ha1_md5: str | None
     ha1_sha256: str | None
     display_name: str | None = None
+    algorithms: tuple[str, ...] | None = None  # challenge only with these (old phones)
 
     def ha1(self, algorithm: str) -> str | None:
         algo = algorithm.upper().removesuffix("-SESS")

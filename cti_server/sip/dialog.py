@@ -193,8 +193,8 @@ class DialogTable:
     def remove(self, dialog: Dialog) -> None:
         if self._by_key.pop(dialog.key(), None) is None:
             return
-        same_call = self._by_call[dialog.call_id]
-        same_call.remove(dialog)
+        same_call = [d for d in self._by_call[dialog.call_id] if d is not dialog]
+        self._by_call[dialog.call_id] = same_call
         if not same_call:
             del self._by_call[dialog.call_id]
 

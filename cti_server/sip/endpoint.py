@@ -51,6 +51,7 @@ SUPPORTED_EXTENSIONS = {"replaces", "norefersub", "path", "outbound", "timer"}
 class EndpointSettings:
     realm: str = "cti.local"
     max_message_size: int = 65535
+    digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
 
 
 class SipEndpoint:
@@ -334,7 +335,10 @@ class SipEndpoint:
         elif result.status == 200:
             extra += [("Contact", c) for c in contact_response_values(result.bindings, now)]
             for binding in result.bindings:
-                self._contact_peer[binding.contact] = peer
+                if peer.reliable or _peer_for_uri(binding.contact) is None:
+                    # TCP: reuse the phone's connection; a hostname Contact: we resolve no
+                    # names, so the address it registered from is the one that works.
+                    self._contact_peer[binding.contact] = peer
             if result.bindings and not had:
                 b = result.bindings[0]
                 self.domain_events.append(AgentRegistered(
@@ -388,9 +392,23 @@ class SipEndpoint:
 
     def _challenge(self, key: object, request: SipRequest, now: float, *, stale: bool) -> None:
         nonce = self._nonces.issue(now, self._ids.nonce())
-        extra = [("WWW-Authenticate", c)
-                 for c in challenges(self._settings.realm, nonce, stale=stale)]
+        algorithms = self._algorithms_for(request)
+        offered = {c.rsplit("algorithm=", 1)[-1]: c
+                   for c in challenges(self._settings.realm, nonce, stale=stale)}
+        extra = [("WWW-Authenticate", offered[a]) for a in algorithms if a in offered]
         self._reply(key, request, 401, now=now, extra=extra)
+
+    def _algorithms_for(self, request: SipRequest) -> tuple[str, ...]:
+        """The account's own challenge list (phones that only read the first one), else the
+        server's. Unknown users get the server's list, like every other answer to them."""
+        try:
+            user = parse_name_addr(request.headers.get("From") or "", "From").uri.user
+        except SipParseError:
+            user = None
+        account = self._accounts.get(user) if user else None
+        if account is not None and account.algorithms:
+            return account.algorithms
+        return self._settings.digest_algorithms
 
     # --- actions from the controller ------------------------------------------------------
 

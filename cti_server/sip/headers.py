@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from cti_server.sip.errors import SipParseError
 
 _TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
+# One list element: quoted strings and <URIs> may hold commas; unterminated ones run to the end.
+_LIST_ITEM = re.compile(r'(?:"(?:[^"\\]|\\.?)*(?:"|$)|<[^>]*(?:>|$)|[^,"<])+', re.DOTALL)
 _VIA_PROTOCOL = re.compile(rf"[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]+")
 
 
@@ -24,35 +26,9 @@ class HeaderError(SipParseError):
 
 def split_list(value: str) -> list[str]:
     """Split a comma-separated header value, respecting quotes and angle brackets."""
-    out: list[str] = []
-    start = 0
-    in_quote = False
-    in_angle = False
-    i = 0
-    n = len(value)
-    while i < n:
-        ch = value[i]
-        if in_quote:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_quote = False
-        elif ch == '"':
-            in_quote = True
-        elif ch == "<":
-            in_angle = True
-        elif ch == ">":
-            in_angle = False
-        elif ch == "," and not in_angle:
-            part = value[start:i].strip()
-            if part:
-                out.append(part)
-            start = i + 1
-        i += 1
-    part = value[start:].strip()
-    if part:
-        out.append(part)
-    return out
+    if '"' not in value and "<" not in value:
+        return [part for part in map(str.strip, value.split(",")) if part]
+    return [part for part in map(str.strip, _LIST_ITEM.findall(value)) if part]
 
 
 def parse_params(text: str) -> dict[str, str | None]:

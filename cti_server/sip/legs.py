@@ -12,6 +12,7 @@ there); the Request-URI is the peer's Contact.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from cti_server import actions as act
 from cti_server.ids import IdFactory
@@ -161,8 +162,9 @@ class LegManager:
         elif what == "reinvite":
             if 200 <= status < 300:
                 if leg.dialog is not None:
-                    ack = leg.dialog.make_ack(parse_cseq(response.headers.get("CSeq") or "").seq,
-                                              **self._via_args(leg.peer))
+                    ack = leg.dialog.make_ack(
+                        parse_cseq(response.headers.get("CSeq") or "").seq,
+                        branch=self._ids.branch(), **self._via_args(leg.peer))
                     self._send_raw(ack, leg.dialog.peer)
                 if retransmission:
                     return
@@ -265,7 +267,8 @@ class LegManager:
         if leg.dialog is None:
             return
         ack = leg.dialog.make_ack(parse_cseq(leg.invite.headers.get("CSeq") or "1 INVITE").seq,
-                                  body=sdp, **self._via_args(leg.peer))
+                                  branch=self._ids.branch(), body=sdp,
+                                  **self._via_args(leg.peer))
         leg.last_2xx_ack = ack
         self._send_raw(ack, leg.dialog.peer)
 
@@ -319,7 +322,7 @@ class LegManager:
         if method == "BYE":
             leg.ended = True
 
-    def _via_args(self, peer: Peer) -> dict[str, object]:
+    def _via_args(self, peer: Peer) -> dict[str, Any]:
         return {"via_host": self.local.host, "via_port": self.local.port,
                 "transport": peer.transport}
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 from cti_server.sip.errors import SipParseError
-from cti_server.sip.headers import HeaderError, parse_cseq, split_list
+from cti_server.sip.headers import split_list
 from cti_server.sip.message import Headers, SipRequest, SipResponse, canonical_name
 
 # Comma-separated values of these are stored as one entry each (RFC 3261 §7.3.1). Headers
@@ -40,15 +40,23 @@ LIST_HEADERS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-_MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
+# What the parse loop does per canonical name, as bit flags (one dict lookup per field).
+_LIST, _ONCE, _NAME_ADDR, _VIA = 1, 2, 4, 8
+_KIND: dict[str, int] = dict.fromkeys(LIST_HEADERS, _LIST)
 # Fields that must appear at most once (RFC 3261 §7.3.1, RFC 4475 §3.3.8 and §3.3.9).
-_SINGLE = frozenset({"From", "To", "Call-ID", "CSeq", "Max-Forwards", "Content-Length"})
-_NAME_ADDR_FIELDS = frozenset({"From", "To", "Contact"})
+_KIND.update(dict.fromkeys(("Call-ID", "CSeq", "Max-Forwards", "Content-Length"), _ONCE))
+_KIND.update({"From": _ONCE | _NAME_ADDR, "To": _ONCE | _NAME_ADDR})
+_KIND.update({"Contact": _LIST | _NAME_ADDR, "Via": _LIST | _VIA})
+_MANDATORY = ("From", "To", "Call-ID", "CSeq")
+_KNOWN_METHODS = frozenset(
+    {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "PRACK", "UPDATE",
+     "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE", "PUBLISH"}
+)  # fmt: skip
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _VERSION_RE = re.compile(r"SIP/\d+\.\d+", re.IGNORECASE)
 _URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>]+")
-_FOLD_RE = re.compile(r"\n[ \t]+")
+_FOLD_RE = re.compile(r"\r?\n[ \t]+")
 _CONTENT_LENGTH_RE = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:\s*([^\r\n]*)")
 # sent-protocol then a host (RFC 3261 §20.42), LWS allowed around '/' (RFC 4475 §3.1.1.1).
 _VIA_RE = re.compile(r"[ \t]*SIP[ \t]*/[ \t]*[^/\s]+[ \t]*/[ \t]*[^\s;/]+[ \t]+[^\s;]", re.I)
@@ -64,6 +72,10 @@ _NAME_ADDR_RE = re.compile(
 _name_cache: dict[str, str] = {}
 
 
+class _Folded(Exception):  # noqa: N818 - control flow, never escapes this module
+    """A continuation line was met: unfold the whole block and read it again."""
+
+
 def parse_message(data: bytes, *, max_size: int = 65535) -> SipRequest | SipResponse:
     """Parse one complete message; raise ``SipParseError`` with a status hint otherwise."""
     if len(data) > max_size:
@@ -72,12 +84,10 @@ def parse_message(data: bytes, *, max_size: int = 65535) -> SipRequest | SipResp
         data = data.lstrip(b"\r\n")  # RFC 3261 §7.5: ignore CRLFs before the start line
     head, body = _split_head(data)
     text = head.decode("utf-8", "surrogateescape")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    if "\n " in text or "\n\t" in text:
-        text = _FOLD_RE.sub(" ", text)  # RFC 3261 §7.3.1: a fold is equivalent to one SP
-    lines = text.split("\n")
+    lines = text.split("\n")  # a trailing CR is stripped from each value below
     start = lines[0]
+    if start[-1:] == "\r":
+        start = start[:-1]
     if not start:
         raise SipParseError("Empty message")
     errors: list[tuple[str, int]] = []
@@ -87,56 +97,107 @@ def parse_message(data: bytes, *, max_size: int = 65535) -> SipRequest | SipResp
         status, reason, version = _parse_status_line(start)
     else:
         method, uri, version = _parse_request_line(start, errors)
-
-    items: list[tuple[str, str]] = []
-    single: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep:
-            if line.strip(" \t\r"):
-                errors.append((f"Header line without ':' {line[:40]!r}", 400))
-            continue
-        canon = _name_cache.get(name)
-        if canon is None:
-            canon = _canonical(name)
-            if canon is None:
-                errors.append((f"Bad header name {name[:40]!r}", 400))
-                continue
-        value = value.strip(" \t\r")
-        if canon in _SINGLE:
-            if canon in single:
-                errors.append((f"Multiple {canon} header fields", 400))
-            single[canon] = value
-        if canon in LIST_HEADERS and "," in value:
-            items.extend((canon, part) for part in split_list(value))
-        else:
-            items.append((canon, value))
-    headers = Headers.from_canonical(items)
-
     if version != "SIP/2.0":
-        errors.insert(0, (f"Unsupported SIP version {version[:16]!r}", 505))
+        errors.append((f"Unsupported SIP version {version[:16]!r}", 505))
+
+    # Responses are never answered, so their name-addr syntax is left to the dialog layer.
+    mask = ~0 if method else ~_NAME_ADDR
+    single: dict[str, str] = {}
+    vias: list[str] = []
+    start_errors = len(errors)
+    try:
+        items = _read_fields(lines, mask, single, vias, errors)
+    except _Folded:
+        del errors[start_errors:]
+        single.clear()
+        vias.clear()
+        lines = _FOLD_RE.sub(" ", text).split("\n")  # RFC 3261 §7.3.1: a fold is one SP
+        items = _read_fields(lines, mask, single, vias, errors)
     body = _slice_body(body, single.get("Content-Length"), errors)
-    _check_headers(headers, single, method, errors)
+    _check_core(vias, single, method, errors)
+    headers = Headers.from_canonical(items)
 
     if method:
         request = SipRequest(method, uri, headers, body)
         if errors:
-            partial = request if "Via" in headers else None
-            raise SipParseError(errors[0][0], errors[0][1], partial=partial)
+            status_hint = 505 if any(e[1] == 505 for e in errors) else errors[0][1]
+            reason_text = next(e[0] for e in errors if e[1] == status_hint)
+            raise SipParseError(reason_text, status_hint, partial=request if vias else None)
         return request
     if errors:
         raise SipParseError(errors[0][0], errors[0][1])
     return SipResponse(status, reason, headers, body)
 
 
+def _read_fields(
+    lines: list[str],
+    mask: int,
+    single: dict[str, str],
+    vias: list[str],
+    errors: list[tuple[str, int]],
+) -> list[tuple[str, str]]:
+    """One pass over the header lines: names, list splitting and per-field checks."""
+    items: list[tuple[str, str]] = []
+    append = items.append
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        canon = _name_cache.get(name) if sep else None
+        if canon is None:
+            if line[:1] in (" ", "\t"):
+                raise _Folded
+            if not sep:
+                if line.strip(" \t\r"):
+                    errors.append((f"Header line without ':' {line[:40]!r}", 400))
+                continue
+            canon = _canonical(name)
+            if canon is None:
+                errors.append((f"Bad header name {name[:40]!r}", 400))
+                continue
+        value = value.strip(" \t\r")
+        kind = _KIND.get(canon)
+        if kind is None:
+            append((canon, value))
+            continue
+        kind &= mask
+        if kind & _ONCE:
+            if canon in single:
+                errors.append((f"Multiple {canon} header fields", 400))
+            single[canon] = value
+        if kind & _LIST and "," in value:
+            parts = split_list(value)
+            items.extend([(canon, part) for part in parts])
+            if kind & (_VIA | _NAME_ADDR):
+                for part in parts:
+                    _check_value(canon, kind, part, vias, errors)
+        else:
+            append((canon, value))
+            if kind & _VIA:
+                vias.append(value)
+            elif kind & _NAME_ADDR and not _NAME_ADDR_RE.fullmatch(value) and value != "*":
+                errors.append((f"Bad {canon} {value[:60]!r}", 400))
+    return items
+
+
+def _check_value(
+    canon: str, kind: int, value: str, vias: list[str], errors: list[tuple[str, int]]
+) -> None:
+    if kind & _VIA:
+        vias.append(value)
+    elif kind & _NAME_ADDR and not _NAME_ADDR_RE.fullmatch(value) and value != "*":
+        errors.append((f"Bad {canon} {value[:60]!r}", 400))
+
+
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
     """Cut at the first empty line; bare LF endings are tolerated (broken peers send them)."""
-    crlf = data.find(b"\r\n\r\n")
-    lf = data.find(b"\n\n")
-    if lf >= 0 and (crlf < 0 or lf < crlf):
-        return data[:lf], data[lf + 2 :]
-    if crlf >= 0:
-        return data[:crlf], data[crlf + 4 :]
+    first = data.find(b"\n")
+    if first > 0 and data[first - 1] == 13:
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            return data[:end], data[end + 4 :]
+    else:
+        end = data.find(b"\n\n")
+        if end >= 0:
+            return data[:end], data[end + 2 :]
     # No empty line: the whole datagram is the header block (RFC 4475 §3.1.2.15 baddn).
     return data.rstrip(b"\r\n"), b""
 
@@ -152,7 +213,7 @@ def _parse_request_line(line: str, errors: list[tuple[str, int]]) -> tuple[str, 
             raise SipParseError(f"Malformed start line {line[:60]!r}")
         method, uri, version = words[0], " ".join(words[1:-1]), words[-1]
         errors.append((f"Malformed Request-Line {line[:60]!r}", 400))
-    if not _TOKEN_RE.fullmatch(method):
+    if method not in _KNOWN_METHODS and not _TOKEN_RE.fullmatch(method):
         raise SipParseError(f"Bad method {method[:30]!r}")
     if version != "SIP/2.0":
         if not _VERSION_RE.fullmatch(version):
@@ -169,14 +230,15 @@ def _parse_request_line(line: str, errors: list[tuple[str, int]]) -> tuple[str, 
 
 
 def _parse_status_line(line: str) -> tuple[int, str, str]:
-    parts = line.split(" ", 2)
-    if len(parts) < 2 or not _VERSION_RE.fullmatch(parts[0]):
-        raise SipParseError(f"Malformed start line {line[:60]!r}")
-    code = parts[1]
+    version, _, rest = line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if version != "SIP/2.0":
+        if not _VERSION_RE.fullmatch(version):
+            raise SipParseError(f"Malformed start line {line[:60]!r}")
+        version = version.upper()
     if len(code) != 3 or not code.isascii() or not code.isdigit() or code[0] not in "123456":
         raise SipParseError(f"Bad status code {code[:20]!r}")  # RFC 4475 §3.1.2.19
-    version = parts[0].upper()
-    return int(code), parts[2] if len(parts) == 3 else "", version
+    return int(code), reason, version
 
 
 def _canonical(raw: str) -> str | None:
@@ -203,30 +265,28 @@ def _slice_body(body: bytes, length: str | None, errors: list[tuple[str, int]]) 
     return body[:size]  # RFC 3261 §18.3: octets beyond Content-Length are discarded
 
 
-def _check_headers(
-    headers: Headers, single: dict[str, str], method: str, errors: list[tuple[str, int]]
+def _check_core(
+    vias: list[str], single: dict[str, str], method: str, errors: list[tuple[str, int]]
 ) -> None:
-    """RFC 3261 §8.1.1 mandatory fields, CSeq, Via and name-addr syntax (RFC 4475 §3.1.2)."""
-    vias = headers.get_all("Via")
-    for name in _MANDATORY:
-        if not (vias if name == "Via" else single.get(name)):
-            errors.append((f"Missing {name}", 400))
+    """RFC 3261 §8.1.1 mandatory fields, Via and CSeq syntax (RFC 4475 §3.1.2)."""
+    if not vias:
+        errors.append(("Missing Via", 400))
     for via in vias:
         if not _VIA_RE.match(via):
             errors.append((f"Bad Via {via[:60]!r}", 400))
             break
+    for name in _MANDATORY:
+        if not single.get(name):
+            errors.append((f"Missing {name}", 400))
     cseq = single.get("CSeq")
     if cseq:
-        try:
-            parsed = parse_cseq(cseq)
-        except HeaderError as exc:
-            errors.append((exc.reason, 400))
-        else:
-            if method and parsed.method != method:
-                errors.append(("CSeq method does not match the request method", 400))
-    for name, value in headers:
-        if name in _NAME_ADDR_FIELDS and value != "*" and not _NAME_ADDR_RE.fullmatch(value):
-            errors.append((f"Bad {name} {value[:60]!r}", 400))
+        parts = cseq.split()
+        if len(parts) != 2 or not parts[0].isascii() or not parts[0].isdigit():
+            errors.append((f"Bad CSeq {cseq[:40]!r}", 400))
+        elif int(parts[0]) >= 2**31:  # RFC 3261 §8.1.1.5 (RFC 4475 §3.1.2.4)
+            errors.append(("CSeq sequence number out of range", 400))
+        elif method and parts[1] != method:
+            errors.append(("CSeq method does not match the request method", 400))  # §8.2
 
 
 class StreamFramer:

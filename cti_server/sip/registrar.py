@@ -106,9 +106,7 @@ class Registrar:
 
     # ------------------------------------------------------------ update
 
-    def update(
-        self, aor: str, request: SipRequest, source: Peer, now: float
-    ) -> RegisterResult:
+    def update(self, aor: str, request: SipRequest, source: Peer, now: float) -> RegisterResult:
         # Unreaped expired bindings count as present: the endpoint has not been told yet.
         had_bindings = aor in self._bindings
         try:
@@ -316,4 +314,3 @@ class Registrar:
             if binding is not None and binding.expires_at == expires_at:
                 return
             heapq.heappop(self._heap)
-

@@ -190,12 +190,7 @@ def _parse_origin(value: str) -> SessionDescription:
     parts = value.split()
     if len(parts) != 6 or not parts[1].isdigit() or not parts[2].isdigit():
         raise SdpError(f"bad o= line {value[:60]!r}")  # RFC 4566 §5.2
-    return SessionDescription(
-        session_id=int(parts[1]),
-        session_version=int(parts[2]),
-        origin_address=parts[5],
-        origin_username=parts[0],
-    )
+    return SessionDescription(int(parts[1]), int(parts[2]), parts[5], parts[0])
 
 
 def _parse_connection(value: str) -> str:
@@ -214,13 +209,8 @@ def _parse_media_line(value: str) -> MediaDescription:
         raise SdpError(f"bad port in m= line {value[:60]!r}")
     if count_text and not count_text.isdigit():
         raise SdpError(f"bad port count in m= line {value[:60]!r}")
-    media = MediaDescription(
-        media=parts[0],
-        port=int(port_text),
-        proto=parts[2],
-        port_count=int(count_text) if count_text else None,
-        formats=parts[3:],
-    )
+    media = MediaDescription(parts[0], int(port_text), parts[2], formats=parts[3:])
+    media.port_count = int(count_text) if count_text else None
     if "RTP" in media.proto.upper():
         for fmt in media.formats:
             if not fmt.isdigit() or int(fmt) > 127:
@@ -356,11 +346,9 @@ def answer(
             media = _answer_audio(offered, offer.connection, local_port, wanted, hold)
         if media is None:
             # RFC 3264 §6: a rejected stream keeps its place with port 0 and a format.
-            first = [str(c.payload_type) for c in offered.codecs[:1]] or offered.formats[:1]
             codecs = [Codec(c.payload_type, "", 0) for c in offered.codecs[:1]]
-            media = MediaDescription(
-                offered.media, 0, offered.proto, codecs=codecs, formats=first or ["0"]
-            )
+            media = MediaDescription(offered.media, 0, offered.proto, codecs)
+            media.formats = offered.formats[:1] or ["0"]
         else:
             accepted = True
         result.media.append(media)
@@ -374,27 +362,17 @@ def _answer_audio(
     wanted: set[str],
     hold: bool,
 ) -> MediaDescription | None:
-    chosen = next(
-        (
-            c
-            for c in offered.codecs
-            if c.name.upper() in wanted and c.clock_rate == 8000 and (c.channels or 1) == 1
-        ),
-        None,
-    )
+    mono_8k = [c for c in offered.codecs if c.clock_rate == 8000 and (c.channels or 1) == 1]
+    chosen = next((c for c in mono_8k if c.name.upper() in wanted), None)
     if chosen is None:
         return None
     codecs = [Codec(chosen.payload_type, chosen.name, chosen.clock_rate)]
     event = _telephone_event(offered)
     if event is not None:
         codecs.append(Codec(event.payload_type, event.name, 8000, event.fmtp or "0-15"))
+    direction = _answer_direction(offered.effective_direction(session_connection), hold)
     return MediaDescription(
-        "audio",
-        local_port,
-        offered.proto,
-        codecs=codecs,
-        direction=_answer_direction(offered.effective_direction(session_connection), hold),
-        ptime=offered.ptime or 20,
+        "audio", local_port, offered.proto, codecs, direction, offered.ptime or 20
     )
 
 
@@ -435,7 +413,5 @@ def dtmf_payload_type(sd: SessionDescription) -> int | None:
 
 def _telephone_event(media: MediaDescription) -> Codec | None:
     """RFC 4733 events at 8 kHz (a wideband-only event PT is useless to a G.711 stream)."""
-    return next(
-        (c for c in media.codecs if c.name.lower() == TELEPHONE_EVENT and c.clock_rate == 8000),
-        None,
-    )
+    events = [c for c in media.codecs if c.name.lower() == TELEPHONE_EVENT]
+    return next((c for c in events if c.clock_rate == 8000), None)
