@@ -1,0 +1,157 @@
+"""End-to-end fixtures: a real ``cti-server serve`` process on loopback, and SIPp runs.
+
+Each test gets its own server on free ports and its own data directory; the server's log
+(with one line per domain event) is kept so tests can assert on what the server saw.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "loadtests" / "sipp"
+
+BASE_CONFIG = """
+sip:
+  listen: 127.0.0.1
+  port: 0
+  realm: cti.local
+  ring_timeout: {ring_timeout}
+accounts:
+  - {{user: "1001", password: "pw1001", digest_algorithms: [MD5]}}
+  - {{user: "1002", password: "pw1002", digest_algorithms: [MD5]}}
+  - {{user: "1003", password: "pw1003"}}
+trunks:
+  - {{name: gw, allow_from: [127.0.0.1/32]}}
+routes:
+  - {{match: '1\\d{{3}}', target: 'extension:\\g<0>'}}
+  - {{match: '9(\\d+)', target: 'uri:sip:\\1@127.0.0.1:{uas_port}'}}
+"""
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 (SIPp binds both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = int(u.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port")
+
+
+@dataclass
+class Server:
+    port: int
+    proc: subprocess.Popen[str]
+    log_path: Path
+    data_dir: Path
+    log_file: object = None
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def events(self, name: str) -> list[str]:
+        """Event log lines for one event name (``call_established``...)."""
+        return [line for line in self.log().splitlines() if f" {name} " in line]
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def start_server(tmp: Path, config_text: str) -> Server:
+    cfg = tmp / "cti.yaml"
+    cfg.write_text(config_text)
+    log_path = tmp / "server.log"
+    data = tmp / "data"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    log_file = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cti_server", "serve", "--config", str(cfg),
+         "--data-dir", str(data)],
+        stdout=subprocess.PIPE, stderr=log_file, text=True, env=env, cwd=tmp)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "ready" not in line:
+        proc.kill()
+        raise RuntimeError(f"server did not start: {line!r}\n{log_path.read_text()}")
+    port = int(line.strip().rsplit(":", 1)[1])
+    proc.stdout.close()
+    return Server(port, proc, log_path, data, log_file)
+
+
+def stop_server(server: Server) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait(timeout=5)
+    server.log_file.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    uas_port = free_port()
+    s = start_server(tmp_path, BASE_CONFIG.format(ring_timeout=8, uas_port=uas_port))
+    s.extra["uas_port"] = uas_port
+    yield s
+    stop_server(s)
+    assert "Traceback" not in s.log(), s.log()
+
+
+def sipp_path() -> str:
+    path = shutil.which("sipp")
+    if path is None:
+        pytest.fail("SIPp is not installed: run scripts/setup (apt-get install sip-tester)")
+    return path
+
+
+def sipp(scenario: str, server_port: int, *args: str, port: int | None = None,
+         timeout: float = 20.0, cwd: Path | None = None) -> subprocess.Popen[str]:
+    """Start SIPp with a scenario from loadtests/sipp; bounded by -timeout and our timeout."""
+    cmd = [sipp_path(), "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1",
+           "-p", str(port or free_port()), "-m", "1", "-nostdin",
+           "-timeout", f"{int(timeout)}s", "-trace_err", *args, f"127.0.0.1:{server_port}"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 25.0) -> int:
+    """Wait for a SIPp run; its stderr is kept on ``proc.errors`` for assertion messages."""
+    try:
+        _, err = proc.communicate(timeout=timeout)
+        proc.errors = err  # type: ignore[attr-defined]
+        return proc.returncode
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        proc.errors = err  # type: ignore[attr-defined]
+        return -9
+
+
+def register(server: Server, user: str, password: str, contact_port: int) -> None:
+    """Register ``user`` with Contact on ``contact_port`` (where its SIPp UAS listens)."""
+    proc = sipp("register.xml", server.port, "-s", user, "-au", user, "-ap", password,
+                "-key", "contact_port", str(contact_port), timeout=5)
+    assert finish(proc) == 0, proc.errors  # type: ignore[attr-defined]
