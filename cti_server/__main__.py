@@ -136,7 +136,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"cannot listen on {config.sip.listen}:{config.sip.port}: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     # Tests and benchmarks read this line to learn the bound port.
-    print(f"cti-server ready sip={config.sip.listen}:{app.sip_port}", flush=True)  # noqa: T201
+    print(f"cti-server ready sip={config.sip.listen}:{app.sip_port} "  # noqa: T201
+          f"http={config.http.listen}:{app.http_port}", flush=True)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: reactor.callFromThread(reactor.stop))
     reactor.run(installSignalHandlers=False)

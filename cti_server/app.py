@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from cti_server.adapters.sip_service import SipService
+from cti_server.api.site import build_site
 from cti_server.adapters.sip_tcp import SipTcpFactory
 from cti_server.bus import EventBus
 from cti_server.call.controller import CallController, ControllerSettings
@@ -31,6 +34,7 @@ from cti_server.sip.endpoint import EndpointSettings, SipEndpoint
 from cti_server.sip.local import LocalAddress
 from cti_server.sip.registrar import Registrar
 from cti_server.sip.transaction import TransactionLayer
+from metrics.prometheus import build_registry
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,9 @@ class App:
     switch: CallSwitch
     sip: SipService
     accounts: AccountBook
+    registry: CollectorRegistry
     ports: list[Any] = field(default_factory=list)
+    http_port_obj: Any = None
 
     def start(self) -> None:
         """Bind the configured SIP transports (port 0 picks a free port, see ``sip_port``)."""
@@ -60,6 +66,21 @@ class App:
                 LocalAddress(self.switch.endpoint.local.host, self.sip_port, cfg.user_agent))
         log.info("SIP listening on %s:%d (%s)", cfg.listen, self.sip_port,
                  "/".join(t.upper() for t in cfg.transports))
+        if self.config.http.port >= 0:
+            site = build_site(self.registry, self.health)
+            self.http_port_obj = self.reactor.listenTCP(
+                self.config.http.port, site, interface=self.config.http.listen)
+            log.info("HTTP listening on %s:%d (/metrics, /api/v1/health)",
+                     self.config.http.listen, self.http_port)
+
+    @property
+    def http_port(self) -> int:
+        return int(self.http_port_obj.getHost().port) if self.http_port_obj else 0
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "calls": len(self.switch.controller.calls),
+                "registered": self.switch.endpoint.registered_count(),
+                "sip_port": self.sip_port}
 
     @property
     def sip_port(self) -> int:
@@ -69,7 +90,8 @@ class App:
         self.sip.stop()
         from twisted.internet.defer import gatherResults, maybeDeferred
 
-        return gatherResults([maybeDeferred(p.stopListening) for p in self.ports])
+        ports = self.ports + ([self.http_port_obj] if self.http_port_obj else [])
+        return gatherResults([maybeDeferred(p.stopListening) for p in ports])
 
 
 def accounts_from_config(config: Config) -> AccountBook:
@@ -118,9 +140,11 @@ def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None)
     switch = CallSwitch(endpoint, controller)
     bus = EventBus()
     bus.subscribe(EventLogger(config.timezone))
+    registry, counters = build_registry(switch)
+    bus.subscribe(counters)
     sip = SipService(switch, bus, reactor)
     return App(config=config, reactor=reactor, bus=bus, switch=switch, sip=sip,
-               accounts=accounts)
+               accounts=accounts, registry=registry)
 
 
 def _nonce_secret(data_dir: Path) -> bytes:

@@ -57,7 +57,7 @@ class SipConfig(_Model):
 
 class HttpConfig(_Model):
     listen: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
+    port: int = Field(8080, ge=-1, le=65535, description="0 = any free port, -1 = no HTTP")
 
 
 class AccountConfig(_Model):

@@ -17,6 +17,7 @@ from cti_server.config import Config, parse_config
 from cti_server.events import AgentRegistered, CallCleared, CallEstablished, Event
 
 DEMO_CONFIG = """
+http: {{listen: 127.0.0.1, port: 0}}
 sip:
   listen: 127.0.0.1
   port: {port}

@@ -84,6 +84,12 @@ class SipEndpoint:
         self.local = local
         self.legs.local = local
 
+    def transaction_stats(self) -> dict[str, int]:
+        return self._txn.stats()
+
+    def registered_count(self) -> int:
+        return len(self.registrar.aors())
+
     # --- byte level ---------------------------------------------------------------------
 
     def receive_datagram(self, data: bytes, addr: tuple[str, int], now: float) -> None:

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "loadtests" / "sipp"
 
 BASE_CONFIG = """
+http: {{listen: 127.0.0.1, port: 0}}
 sip:
   listen: 127.0.0.1
   port: 0
@@ -95,9 +96,12 @@ def start_server(tmp: Path, config_text: str) -> Server:
     if "ready" not in line:
         proc.kill()
         raise RuntimeError(f"server did not start: {line!r}\n{log_path.read_text()}")
-    port = int(line.strip().rsplit(":", 1)[1])
+    fields = dict(part.split("=", 1) for part in line.split()[2:])
+    port = int(fields["sip"].rsplit(":", 1)[1])
     proc.stdout.close()
-    return Server(port, proc, log_path, data, log_file)
+    server = Server(port, proc, log_path, data, log_file)
+    server.extra["http_port"] = int(fields["http"].rsplit(":", 1)[1])
+    return server
 
 
 def stop_server(server: Server) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.conftest import Server, finish, free_port, register, sipp
+
+pytestmark = pytest.mark.e2e
 
 
 def test_trunk_call_to_registered_agent_connects_and_clears(server: Server) -> None:
