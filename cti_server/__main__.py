@@ -31,32 +31,51 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="default: INFO",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    serve = sub.add_parser("serve", help="run the server",
-                           description="Run the server until SIGINT/SIGTERM.")
+    serve = sub.add_parser(
+        "serve", help="run the server", description="Run the server until SIGINT/SIGTERM."
+    )
     _add_overrides(serve)
 
-    check = sub.add_parser("check-config", help="validate a config file and exit",
-                           description="Validate a config file; prints file:line: reason for "
-                           "every problem and exits 1, or prints a summary and exits 0.")
+    check = sub.add_parser(
+        "check-config",
+        help="validate a config file and exit",
+        description="Validate a config file; prints file:line: reason for "
+        "every problem and exits 1, or prints a summary and exits 0.",
+    )
     check.add_argument("file", type=Path, help="YAML config file")
 
-    demo = sub.add_parser("demo", help="start the server and place a real SIP call on loopback",
-                          description="Start the server on embedded defaults with two demo "
-                          "agents, register agent 1001 with SIPp, call it from a SIPp caller "
-                          "through a demo trunk, and print every step.")
+    demo = sub.add_parser(
+        "demo",
+        help="start the server and place a real SIP call on loopback",
+        description="Start the server on embedded defaults with two demo "
+        "agents, register agent 1001 with SIPp, call it from a SIPp caller "
+        "through a demo trunk, and print every step.",
+    )
     demo.add_argument("--sip-port", type=int, default=0, help="SIP port (default: a free port)")
-    demo.add_argument("--data-dir", type=Path, default=Path("./data"),
-                      help="where state goes (default: ./data)")
-    demo.add_argument("--talk-seconds", type=float, default=2.0,
-                      help="how long the demo call stays connected (default: 2)")
+    demo.add_argument(
+        "--data-dir", type=Path, default=Path("./data"), help="where state goes (default: ./data)"
+    )
+    demo.add_argument(
+        "--talk-seconds",
+        type=float,
+        default=2.0,
+        help="how long the demo call stays connected (default: 2)",
+    )
 
-    ha1 = sub.add_parser("ha1", help="print digest HA1 hashes for an account",
-                         description="Prompt for a password and print the ha1_md5/ha1_sha256 "
-                         "lines to paste into the accounts section of the config.")
+    ha1 = sub.add_parser(
+        "ha1",
+        help="print digest HA1 hashes for an account",
+        description="Prompt for a password and print the ha1_md5/ha1_sha256 "
+        "lines to paste into the accounts section of the config.",
+    )
     ha1.add_argument("user")
     ha1.add_argument("--realm", default="cti.local", help="SIP realm (default: cti.local)")
     return parser
@@ -72,8 +91,11 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)-5s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)-5s %(name)s: %(message)s",
+    )
     try:
         if args.command == "check-config":
             return _check_config(args.file)
@@ -82,44 +104,57 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from cti_server.demo import run_demo
 
-            return run_demo(sip_port=args.sip_port, data_dir=args.data_dir,
-                            talk_seconds=args.talk_seconds)
+            return run_demo(
+                sip_port=args.sip_port, data_dir=args.data_dir, talk_seconds=args.talk_seconds
+            )
         return _serve(args)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)  # noqa: T201 - CLI output
+            print(problem, file=sys.stderr)
         return 1
 
 
 def _check_config(path: Path) -> int:
     config = load_config(path)
     plain = [a.user for a in config.accounts if a.password is not None]
-    print(f"{path}: OK: {len(config.accounts)} accounts, {len(config.trunks)} trunks, "  # noqa: T201
-          f"{len(config.routes)} routes; SIP {config.sip.listen}:{config.sip.port}")
+    print(
+        f"{path}: OK: {len(config.accounts)} accounts, {len(config.trunks)} trunks, "
+        f"{len(config.routes)} routes; SIP {config.sip.listen}:{config.sip.port}"
+    )
     if plain:
-        print(f"{path}: warning: plaintext passwords for {', '.join(plain)}; "  # noqa: T201
-              "use `cti-server ha1 USER` and ha1_md5/ha1_sha256 instead")
+        print(
+            f"{path}: warning: plaintext passwords for {', '.join(plain)}; "
+            "use `cti-server ha1 USER` and ha1_md5/ha1_sha256 instead"
+        )
     return 0
 
 
 def _ha1(user: str, realm: str) -> int:
     from cti_server.sip.digest import ha1
 
-    password = getpass.getpass(f"password for {user}@{realm}: ") if sys.stdin.isatty() else (
-        sys.stdin.readline().rstrip("\n"))
-    print(f'  - user: "{user}"\n'  # noqa: T201
-          f'    ha1_md5: "{ha1(user, realm, password, "MD5")}"\n'
-          f'    ha1_sha256: "{ha1(user, realm, password, "SHA-256")}"')
+    password = (
+        getpass.getpass(f"password for {user}@{realm}: ")
+        if sys.stdin.isatty()
+        else (sys.stdin.readline().rstrip("\n"))
+    )
+    print(
+        f'  - user: "{user}"\n'
+        f'    ha1_md5: "{ha1(user, realm, password, "MD5")}"\n'
+        f'    ha1_sha256: "{ha1(user, realm, password, "SHA-256")}"'
+    )
     return 0
 
 
 def load_with_overrides(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
-    return config.with_overrides(**{
-        "sip.port": args.sip_port, "sip.listen": args.sip_listen,
-        "http.port": args.http_port,
-        "data_dir": str(args.data_dir) if args.data_dir else None,
-    })
+    return config.with_overrides(
+        **{
+            "sip.port": args.sip_port,
+            "sip.listen": args.sip_listen,
+            "http.port": args.http_port,
+            "data_dir": str(args.data_dir) if args.data_dir else None,
+        }
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -133,11 +168,14 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         app.start()
     except OSError as exc:
-        print(f"cannot listen on {config.sip.listen}:{config.sip.port}: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"cannot listen on {config.sip.listen}:{config.sip.port}: {exc}", file=sys.stderr)
         return 2
     # Tests and benchmarks read this line to learn the bound port.
-    print(f"cti-server ready sip={config.sip.listen}:{app.sip_port} "  # noqa: T201
-          f"http={config.http.listen}:{app.http_port}", flush=True)
+    print(
+        f"cti-server ready sip={config.sip.listen}:{app.sip_port} "
+        f"http={config.http.listen}:{app.http_port}",
+        flush=True,
+    )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: reactor.callFromThread(reactor.stop))
     reactor.run(installSignalHandlers=False)

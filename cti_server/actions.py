@@ -84,6 +84,13 @@ class ProbeLeg:
 
 
 LegAction = (
-    RespondLeg | CreateLeg | AckLeg | CancelLeg | ByeLeg | ReinviteLeg | AnswerReinvite
-    | NotifyRefer | ProbeLeg
+    RespondLeg
+    | CreateLeg
+    | AckLeg
+    | CancelLeg
+    | ByeLeg
+    | ReinviteLeg
+    | AnswerReinvite
+    | NotifyRefer
+    | ProbeLeg
 )

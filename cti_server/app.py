@@ -18,8 +18,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from cti_server.adapters.sip_service import SipService
-from cti_server.api.site import build_site
 from cti_server.adapters.sip_tcp import SipTcpFactory
+from cti_server.api.site import build_site
 from cti_server.bus import EventBus
 from cti_server.call.controller import CallController, ControllerSettings
 from cti_server.call.routing import Router
@@ -27,6 +27,7 @@ from cti_server.call.switch import CallSwitch
 from cti_server.config import Config
 from cti_server.event_log import EventLogger
 from cti_server.ids import IdFactory
+from cti_server.sip.access import AccessControl
 from cti_server.sip.accounts import Account, AccountBook, Trunk, TrunkTable
 from cti_server.sip.auth_guard import AuthGuard
 from cti_server.sip.digest import NonceFactory, ha1
@@ -55,32 +56,48 @@ class App:
         """Bind the configured SIP transports (port 0 picks a free port, see ``sip_port``)."""
         cfg = self.config.sip
         if "udp" in cfg.transports:
-            self.ports.append(self.reactor.listenUDP(cfg.port, self.sip.udp, interface=cfg.listen,
-                                                     maxPacketSize=65535))
+            self.ports.append(
+                self.reactor.listenUDP(
+                    cfg.port, self.sip.udp, interface=cfg.listen, maxPacketSize=65535
+                )
+            )
         port = self.sip_port if self.ports else cfg.port
         if "tcp" in cfg.transports:
-            self.ports.append(self.reactor.listenTCP(port, SipTcpFactory(self.sip),
-                                                     interface=cfg.listen))
+            self.ports.append(
+                self.reactor.listenTCP(port, SipTcpFactory(self.sip), interface=cfg.listen)
+            )
         if cfg.port == 0:  # the Via/Contact address must name the port really bound
             self.switch.endpoint.set_local(
-                LocalAddress(self.switch.endpoint.local.host, self.sip_port, cfg.user_agent))
-        log.info("SIP listening on %s:%d (%s)", cfg.listen, self.sip_port,
-                 "/".join(t.upper() for t in cfg.transports))
+                LocalAddress(self.switch.endpoint.local.host, self.sip_port, cfg.user_agent)
+            )
+        log.info(
+            "SIP listening on %s:%d (%s)",
+            cfg.listen,
+            self.sip_port,
+            "/".join(t.upper() for t in cfg.transports),
+        )
         if self.config.http.port >= 0:
             site = build_site(self.registry, self.health)
             self.http_port_obj = self.reactor.listenTCP(
-                self.config.http.port, site, interface=self.config.http.listen)
-            log.info("HTTP listening on %s:%d (/metrics, /api/v1/health)",
-                     self.config.http.listen, self.http_port)
+                self.config.http.port, site, interface=self.config.http.listen
+            )
+            log.info(
+                "HTTP listening on %s:%d (/metrics, /api/v1/health)",
+                self.config.http.listen,
+                self.http_port,
+            )
 
     @property
     def http_port(self) -> int:
         return int(self.http_port_obj.getHost().port) if self.http_port_obj else 0
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "calls": len(self.switch.controller.calls),
-                "registered": self.switch.endpoint.registered_count(),
-                "sip_port": self.sip_port}
+        return {
+            "status": "ok",
+            "calls": len(self.switch.controller.calls),
+            "registered": self.switch.endpoint.registered_count(),
+            "sip_port": self.sip_port,
+        }
 
     @property
     def sip_port(self) -> int:
@@ -108,34 +125,48 @@ def accounts_from_config(config: Config) -> AccountBook:
 def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None) -> App:
     sip_cfg = config.sip
     ids = IdFactory(rng or random.SystemRandom(), host=sip_cfg.advertised_host or sip_cfg.listen)
-    local = LocalAddress(sip_cfg.advertised_host or sip_cfg.listen, sip_cfg.port,
-                         sip_cfg.user_agent)
+    local = LocalAddress(
+        sip_cfg.advertised_host or sip_cfg.listen, sip_cfg.port, sip_cfg.user_agent
+    )
     accounts = accounts_from_config(config)
-    trunks = TrunkTable([
-        Trunk(t.name, tuple(ipaddress.ip_network(n, strict=False) for n in t.allow_from))
-        for t in config.trunks
-    ])
-    registrar = Registrar(min_expires=sip_cfg.register_min_expires,
-                          max_expires=sip_cfg.register_max_expires)
+    trunks = TrunkTable(
+        [
+            Trunk(t.name, tuple(ipaddress.ip_network(n, strict=False) for n in t.allow_from))
+            for t in config.trunks
+        ]
+    )
+    registrar = Registrar(
+        min_expires=sip_cfg.register_min_expires, max_expires=sip_cfg.register_max_expires
+    )
     secret = _nonce_secret(Path(config.data_dir))
     endpoint = SipEndpoint(
-        local=local, ids=ids,
-        txn=TransactionLayer(t1=sip_cfg.t1, t2=sip_cfg.t2, t4=sip_cfg.t4,
-                             max_transactions=sip_cfg.max_transactions),
-        accounts=accounts, trunks=trunks, registrar=registrar,
-        guard=AuthGuard(sip_cfg.auth_max_failures, sip_cfg.auth_window, sip_cfg.auth_cooldown),
-        nonces=NonceFactory(secret, sip_cfg.nonce_lifetime),
-        settings=EndpointSettings(realm=sip_cfg.realm, max_message_size=sip_cfg.max_message_size,
-                                  digest_algorithms=tuple(sip_cfg.digest_algorithms)),
+        local=local,
+        ids=ids,
+        txn=TransactionLayer(
+            t1=sip_cfg.t1, t2=sip_cfg.t2, t4=sip_cfg.t4, max_transactions=sip_cfg.max_transactions
+        ),
+        access=AccessControl(
+            accounts=accounts,
+            guard=AuthGuard(sip_cfg.auth_max_failures, sip_cfg.auth_window, sip_cfg.auth_cooldown),
+            nonces=NonceFactory(secret, sip_cfg.nonce_lifetime),
+            realm=sip_cfg.realm,
+            algorithms=tuple(sip_cfg.digest_algorithms),
+        ),
+        trunks=trunks,
+        registrar=registrar,
+        settings=EndpointSettings(max_message_size=sip_cfg.max_message_size),
     )
 
     def locate(user: str, now: float) -> list[str]:
         return [b.contact for b in registrar.lookup(user, now)]
 
     controller = CallController(
-        Router(list(config.routes), list(config.trunks)), locate, ids.sequence,
-        ControllerSettings(ring_timeout=sip_cfg.ring_timeout,
-                           session_expires=sip_cfg.session_expires),
+        Router(list(config.routes), list(config.trunks)),
+        locate,
+        ids.sequence,
+        ControllerSettings(
+            ring_timeout=sip_cfg.ring_timeout, session_expires=sip_cfg.session_expires
+        ),
     )
     switch = CallSwitch(endpoint, controller)
     bus = EventBus()
@@ -143,8 +174,15 @@ def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None)
     registry, counters = build_registry(switch)
     bus.subscribe(counters)
     sip = SipService(switch, bus, reactor)
-    return App(config=config, reactor=reactor, bus=bus, switch=switch, sip=sip,
-               accounts=accounts, registry=registry)
+    return App(
+        config=config,
+        reactor=reactor,
+        bus=bus,
+        switch=switch,
+        sip=sip,
+        accounts=accounts,
+        registry=registry,
+    )
 
 
 def _nonce_secret(data_dir: Path) -> bytes:

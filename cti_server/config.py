@@ -34,11 +34,15 @@ class SipConfig(_Model):
     listen: str = "127.0.0.1"
     port: int = Field(5060, ge=0, le=65535)
     transports: list[Literal["udp", "tcp"]] = ["udp", "tcp"]
-    advertised_host: str | None = Field(None, description="host put in Via/Contact; listen address if unset")
+    advertised_host: str | None = Field(
+        None, description="host put in Via/Contact; listen address if unset"
+    )
     realm: str = "cti.local"
     digest_algorithms: list[Literal["SHA-256", "MD5"]] = Field(
-        ["SHA-256", "MD5"], min_length=1,
-        description="challenge order (RFC 8760: strongest first); SIPp 3.6 needs MD5 first")
+        ["SHA-256", "MD5"],
+        min_length=1,
+        description="challenge order (RFC 8760: strongest first); SIPp 3.6 needs MD5 first",
+    )
     user_agent: str = "cti-server/0.1"
     t1: float = Field(0.5, gt=0)
     t2: float = Field(4.0, gt=0)
@@ -51,8 +55,12 @@ class SipConfig(_Model):
     auth_max_failures: int = Field(5, ge=1)
     auth_window: float = Field(60.0, gt=0)
     auth_cooldown: float = Field(300.0, gt=0)
-    ring_timeout: float = Field(60.0, gt=0, description="CANCEL an outbound leg unanswered this long")
-    session_expires: float = Field(1800.0, ge=90, description="reap a call with no sign of life this long")
+    ring_timeout: float = Field(
+        60.0, gt=0, description="CANCEL an outbound leg unanswered this long"
+    )
+    session_expires: float = Field(
+        1800.0, ge=90, description="reap a call with no sign of life this long"
+    )
 
 
 class HttpConfig(_Model):
@@ -61,7 +69,7 @@ class HttpConfig(_Model):
 
 
 class AccountConfig(_Model):
-    """A SIP account (an agent's softphone). Give ``password`` (hashed at load, never kept) or HA1s."""
+    """A SIP account (an agent's softphone): ``password`` (hashed at load, not kept) or HA1s."""
 
     user: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-+]{1,64}$")]
     password: str | None = None
@@ -69,7 +77,8 @@ class AccountConfig(_Model):
     ha1_sha256: str | None = None
     display_name: str | None = None
     digest_algorithms: list[Literal["SHA-256", "MD5"]] | None = Field(
-        None, min_length=1, description="per-phone override of sip.digest_algorithms")
+        None, min_length=1, description="per-phone override of sip.digest_algorithms"
+    )
 
     @model_validator(mode="after")
     def _has_secret(self) -> AccountConfig:
@@ -145,7 +154,9 @@ class RouteConfig(_Model):
 
 
 class StorageConfig(_Model):
-    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite in data_dir if unset")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; SQLite in data_dir if unset"
+    )
 
 
 class RedisConfig(_Model):
@@ -237,7 +248,7 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _co
 def load_yaml(text: str, filename: str) -> Any:
     """Parse YAML keeping line numbers; a syntax error becomes ``file:line: reason``."""
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 1

@@ -38,7 +38,8 @@ log = logging.getLogger("cti.demo")
 
 def demo_config(port: int, data_dir: Path) -> Config:
     return parse_config(DEMO_CONFIG.format(port=port), "<demo>").with_overrides(
-        data_dir=str(data_dir))
+        data_dir=str(data_dir)
+    )
 
 
 def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
@@ -61,14 +62,37 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
 
     def start_caller() -> None:
         say("SIPp gateway calls 1001 through trunk demo-gw")
-        _spawn(reactor, sipp, ["-sf", str(SCENARIOS / "caller.xml"), "-s", "1001",
-                               "-d", str(int(talk_seconds * 1000)), "-m", "1",
-                               "-timeout", "30s", "-nostdin", "-i", "127.0.0.1",
-                               "-p", "0", f"127.0.0.1:{port}"], "caller", say, outcome)
+        _spawn(
+            reactor,
+            sipp,
+            [
+                "-sf",
+                str(SCENARIOS / "caller.xml"),
+                "-s",
+                "1001",
+                "-d",
+                str(int(talk_seconds * 1000)),
+                "-m",
+                "1",
+                "-timeout",
+                "30s",
+                "-nostdin",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                "0",
+                f"127.0.0.1:{port}",
+            ],
+            "caller",
+            say,
+            outcome,
+        )
 
     def on_event(event: Event) -> None:
-        say(f"event {event.name}: " + ", ".join(
-            f"{k}={v}" for k, v in _fields(event).items() if v not in (None, "")))
+        say(
+            f"event {event.name}: "
+            + ", ".join(f"{k}={v}" for k, v in _fields(event).items() if v not in (None, ""))
+        )
         if isinstance(event, AgentRegistered) and event.agent_id == "1001":
             reactor.callLater(0.2, start_caller)
         if isinstance(event, CallEstablished):
@@ -79,19 +103,67 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
     app.bus.subscribe(on_event)
     agent_port = _free_udp_port()
     say(f"SIPp softphone for agent 1001 listens on 127.0.0.1:{agent_port}")
-    _spawn(reactor, sipp, ["-sf", str(SCENARIOS / "agent_answer.xml"), "-s", "1001",
-                           "-m", "1", "-timeout", "30s", "-nostdin", "-i", "127.0.0.1",
-                           "-p", str(agent_port), f"127.0.0.1:{port}"], "agent", say, outcome)
+    _spawn(
+        reactor,
+        sipp,
+        [
+            "-sf",
+            str(SCENARIOS / "agent_answer.xml"),
+            "-s",
+            "1001",
+            "-m",
+            "1",
+            "-timeout",
+            "30s",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(agent_port),
+            f"127.0.0.1:{port}",
+        ],
+        "agent",
+        say,
+        outcome,
+    )
     say("agent 1001 registers (digest auth)")
-    _spawn(reactor, sipp, ["-sf", str(SCENARIOS / "register.xml"), "-s", "1001",
-                           "-au", "1001", "-ap", "demo1001", "-key", "contact_port",
-                           str(agent_port), "-m", "1", "-timeout", "10s", "-nostdin",
-                           "-i", "127.0.0.1", "-p", "0", f"127.0.0.1:{port}"],
-           "register", say, outcome)
+    _spawn(
+        reactor,
+        sipp,
+        [
+            "-sf",
+            str(SCENARIOS / "register.xml"),
+            "-s",
+            "1001",
+            "-au",
+            "1001",
+            "-ap",
+            "demo1001",
+            "-key",
+            "contact_port",
+            str(agent_port),
+            "-m",
+            "1",
+            "-timeout",
+            "10s",
+            "-nostdin",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            "0",
+            f"127.0.0.1:{port}",
+        ],
+        "register",
+        say,
+        outcome,
+    )
     reactor.callLater(40, reactor.stop)
     reactor.run()
-    ok = outcome["established"] and outcome["cleared"] == "caller_hangup" and all(
-        outcome.get(k) == 0 for k in ("caller", "agent", "register"))
+    ok = (
+        outcome["established"]
+        and outcome["cleared"] == "caller_hangup"
+        and all(outcome.get(k) == 0 for k in ("caller", "agent", "register"))
+    )
     say("demo " + ("PASSED: the call connected and cleared" if ok else f"FAILED: {outcome}"))
     return 0 if ok else 1
 
@@ -118,12 +190,13 @@ def _printer() -> Any:
     return say
 
 
-def _spawn(reactor: Any, exe: str, args: list[str], name: str, say: Any,
-           outcome: dict[str, Any]) -> None:
+def _spawn(
+    reactor: Any, exe: str, args: list[str], name: str, say: Any, outcome: dict[str, Any]
+) -> None:
     from twisted.internet.protocol import ProcessProtocol
 
     class _Proc(ProcessProtocol):
-        def processEnded(self, reason: Any) -> None:  # noqa: N802
+        def processEnded(self, reason: Any) -> None:
             code = reason.value.exitCode
             outcome[name] = code
             say(f"SIPp {name} finished with exit code {code}")

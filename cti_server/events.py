@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
@@ -30,7 +31,9 @@ def from_json(text: str) -> Event:
     payload = json.loads(text)
     cls = event_types()[payload.pop("name")]
     known = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in payload.items() if k in known})
+    return cls(
+        **{k: (tuple(v) if isinstance(v, list) else v) for k, v in payload.items() if k in known}
+    )
 
 
 def event_types() -> dict[str, type[Event]]:

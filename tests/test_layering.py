@@ -13,7 +13,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE_DIRS = ["cti_server/sip", "cti_server/rtp", "cti_server/call", "acd", "metrics", "ivr_flows"]
-CORE_FILES = ["cti_server/events.py", "cti_server/ids.py", "cti_server/actions.py", "cti_server/bus.py"]
+CORE_FILES = [
+    "cti_server/events.py",
+    "cti_server/ids.py",
+    "cti_server/actions.py",
+    "cti_server/bus.py",
+]
 EDGE_FILES = {"ivr_flows/loader_io.py", "metrics/prometheus.py", "metrics/reports.py"}
 BANNED = {"time", "random", "socket", "threading", "twisted", "sqlalchemy", "redis", "asyncio"}
 

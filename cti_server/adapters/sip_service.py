@@ -46,8 +46,9 @@ class SipService:
 
     def stream_data(self, conn_id: str, data: bytes) -> bool:
         result: list[bool] = []
-        self._guarded(lambda: result.append(
-            self.switch.receive_data(conn_id, data, self._reactor.seconds())))
+        self._guarded(
+            lambda: result.append(self.switch.receive_data(conn_id, data, self._reactor.seconds()))
+        )
         return bool(result and result[0])
 
     def stream_closed(self, conn_id: str) -> None:

@@ -19,18 +19,18 @@ class SipTcpProtocol(Protocol):
         self.conn_id = conn_id
         self.pending: list[bytes] = []
 
-    def connectionMade(self) -> None:  # noqa: N802
+    def connectionMade(self) -> None:
         peer = self.transport.getPeer()  # type: ignore[union-attr]
         self._service.stream_opened(self, (peer.host, peer.port))
         for data in self.pending:
             self.transport.write(data)  # type: ignore[union-attr]
         self.pending.clear()
 
-    def dataReceived(self, data: bytes) -> None:  # noqa: N802
+    def dataReceived(self, data: bytes) -> None:
         if not self._service.stream_data(self.conn_id, data):
             self.transport.loseConnection()  # type: ignore[union-attr]
 
-    def connectionLost(self, reason: Failure | None = None) -> None:  # noqa: N802
+    def connectionLost(self, reason: Failure | None = None) -> None:
         self._service.stream_closed(self.conn_id)
 
     def send(self, data: bytes) -> None:
@@ -44,7 +44,7 @@ class SipTcpFactory(Factory):
     def __init__(self, service: SipService) -> None:
         self._service = service
 
-    def buildProtocol(self, addr: IAddress) -> SipTcpProtocol:  # noqa: N802
+    def buildProtocol(self, addr: IAddress) -> SipTcpProtocol:
         return SipTcpProtocol(self._service, self._service.new_conn_id())
 
 
@@ -55,8 +55,8 @@ class SipTcpClientFactory(ClientFactory):
         self._service = service
         self._protocol = protocol
 
-    def buildProtocol(self, addr: IAddress) -> SipTcpProtocol:  # noqa: N802
+    def buildProtocol(self, addr: IAddress) -> SipTcpProtocol:
         return self._protocol
 
-    def clientConnectionFailed(self, connector: object, reason: Failure) -> None:  # noqa: N802
+    def clientConnectionFailed(self, connector: object, reason: Failure) -> None:
         self._service.stream_closed(self._protocol.conn_id)

@@ -14,7 +14,7 @@ class SipUdpProtocol(DatagramProtocol):
     def __init__(self, service: SipService) -> None:
         self._service = service
 
-    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:  # noqa: N802
+    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:
         self._service.datagram_received(data, addr)
 
     def send(self, data: bytes, addr: tuple[str, int]) -> None:

@@ -17,7 +17,7 @@ class MetricsResource(Resource):
         super().__init__()
         self._registry = registry
 
-    def render_GET(self, request: Request) -> bytes:  # noqa: N802
+    def render_GET(self, request: Request) -> bytes:
         request.setHeader(b"Content-Type", CONTENT_TYPE_LATEST.encode())
         return generate_latest(self._registry)
 
@@ -29,7 +29,7 @@ class JsonResource(Resource):
         super().__init__()
         self._payload = payload
 
-    def render_GET(self, request: Request) -> bytes:  # noqa: N802
+    def render_GET(self, request: Request) -> bytes:
         request.setHeader(b"Content-Type", b"application/json; charset=utf-8")
         body = self._payload() if callable(self._payload) else self._payload
         return json.dumps(body, ensure_ascii=False).encode()
@@ -46,7 +46,7 @@ class NotFound(Resource):
 
 
 class Root(Resource):
-    def getChild(self, path: bytes, request: Request) -> Resource:  # noqa: N802
+    def getChild(self, path: bytes, request: Request) -> Resource:
         return NotFound()
 
 

@@ -148,17 +148,25 @@ class CallController:
 
     def _on_invite(self, e: le.InviteReceived, now: float) -> list[LegAction]:
         call_id = self._new_id("C")
-        inbound = Leg(e.leg_id, call_id, LegDirection.INBOUND, target=e.called, sdp=e.sdp,
-                      created_at=now)
-        call = Call(call_id, inbound, e.caller, e.called, trunk=e.trunk, created_at=now,
-                    last_activity=now)
+        inbound = Leg(
+            e.leg_id, call_id, LegDirection.INBOUND, target=e.called, sdp=e.sdp, created_at=now
+        )
+        call = Call(
+            call_id, inbound, e.caller, e.called, trunk=e.trunk, created_at=now, last_activity=now
+        )
         target = self._router.route(
             e.called, from_trunk=e.trunk, authenticated=e.auth_user is not None
         )
-        self._events.append(ev.CallDelivered(
-            at=now, call_id=call_id, caller=e.caller, called=e.called, trunk=e.trunk,
-            route=f"{target.kind}:{target.value}" if target else "",
-        ))
+        self._events.append(
+            ev.CallDelivered(
+                at=now,
+                call_id=call_id,
+                caller=e.caller,
+                called=e.called,
+                trunk=e.trunk,
+                route=f"{target.kind}:{target.value}" if target else "",
+            )
+        )
         if target is None:
             return self._reject(call, now, 404, "no_route")
         uris = self._target_uris(target, now)
@@ -168,8 +176,9 @@ class CallController:
         self.calls[call_id] = call
         self._legs[inbound.leg_id] = (inbound, call)
         agent = target.value if target.kind == "extension" else None
-        return self._originate(call, uris, e.caller, e.caller_display, e.sdp,
-                               max(e.max_forwards - 1, 0), agent, now)
+        return self._originate(
+            call, uris, e.caller, e.caller_display, e.sdp, max(e.max_forwards - 1, 0), agent, now
+        )
 
     def _target_uris(self, target: RouteTarget, now: float) -> list[str]:
         if target.kind == "extension":
@@ -178,23 +187,52 @@ class CallController:
             return [target.uri]
         return []  # flow and queue targets are served by the IVR and ACD layers
 
-    def _originate(self, call: Call, uris: list[str], caller: str, display: str | None,
-                   sdp: bytes, max_forwards: int, agent: str | None, now: float,
-                   *, transfer: bool = False) -> list[LegAction]:
-        leg = Leg(self._new_id("L"), call.call_id, LegDirection.OUTBOUND, target=uris[0],
-                  agent_id=agent, created_at=now, ring_deadline=now + self._settings.ring_timeout,
-                  contacts_left=uris[1:])
+    def _originate(
+        self,
+        call: Call,
+        uris: list[str],
+        caller: str,
+        display: str | None,
+        sdp: bytes,
+        max_forwards: int,
+        agent: str | None,
+        now: float,
+        *,
+        transfer: bool = False,
+    ) -> list[LegAction]:
+        leg = Leg(
+            self._new_id("L"),
+            call.call_id,
+            LegDirection.OUTBOUND,
+            target=uris[0],
+            agent_id=agent,
+            created_at=now,
+            ring_deadline=now + self._settings.ring_timeout,
+            contacts_left=uris[1:],
+        )
         self._legs[leg.leg_id] = (leg, call)
         if transfer:
             call.transfer_leg = leg
         else:
             call.peer = leg
-        self._events.append(ev.CallOriginated(at=now, call_id=call.call_id, leg_id=leg.leg_id,
-                                              target=uris[0], agent_id=agent))
+        self._events.append(
+            ev.CallOriginated(
+                at=now, call_id=call.call_id, leg_id=leg.leg_id, target=uris[0], agent_id=agent
+            )
+        )
         self._schedule(call)
-        return [CreateLeg(leg_id=leg.leg_id, call_id=call.call_id, uri=uris[0], caller=caller,
-                          caller_display=display, sdp=sdp, max_forwards=max_forwards,
-                          auto_ack=not transfer)]
+        return [
+            CreateLeg(
+                leg_id=leg.leg_id,
+                call_id=call.call_id,
+                uri=uris[0],
+                caller=caller,
+                caller_display=display,
+                sdp=sdp,
+                max_forwards=max_forwards,
+                auto_ack=not transfer,
+            )
+        ]
 
     def _on_progress(self, call: Call, leg: Leg, e: le.LegProgress, now: float) -> list[LegAction]:
         if not leg.alive:
@@ -204,8 +242,9 @@ class CallController:
             return []
         call.phase = CallPhase.ALERTING
         call.inbound.apply(LegInput.PROGRESS, now)
-        self._events.append(ev.CallAlerting(at=now, call_id=call.call_id, leg_id=leg.leg_id,
-                                            agent_id=leg.agent_id))
+        self._events.append(
+            ev.CallAlerting(at=now, call_id=call.call_id, leg_id=leg.leg_id, agent_id=leg.agent_id)
+        )
         status = 183 if e.sdp else 180
         return [RespondLeg(leg_id=call.inbound.leg_id, status=status, sdp=e.sdp)]
 
@@ -226,27 +265,42 @@ class CallController:
         call.phase = CallPhase.CONNECTED
         call.probe_due = now + self._settings.session_expires / 2
         self._schedule(call)
-        self._events.append(ev.CallEstablished(at=now, call_id=call.call_id, leg_id=leg.leg_id,
-                                               agent_id=leg.agent_id))
+        self._events.append(
+            ev.CallEstablished(
+                at=now, call_id=call.call_id, leg_id=leg.leg_id, agent_id=leg.agent_id
+            )
+        )
         return [RespondLeg(leg_id=call.inbound.leg_id, status=200, sdp=e.sdp)]
 
     def _on_failed(self, call: Call, leg: Leg, e: le.LegFailed, now: float) -> list[LegAction]:
         was_alive = leg.alive
         leg.apply(LegInput.ENDED, now)
         self._legs.pop(leg.leg_id, None)
-        self._events.append(ev.CallFailed(at=now, call_id=call.call_id, leg_id=leg.leg_id,
-                                          status=e.status, cause=e.reason, agent_id=leg.agent_id))
+        self._events.append(
+            ev.CallFailed(
+                at=now,
+                call_id=call.call_id,
+                leg_id=leg.leg_id,
+                status=e.status,
+                cause=e.reason,
+                agent_id=leg.agent_id,
+            )
+        )
         if leg is call.transfer_leg:
             call.transfer_leg = None
             transferor, call.transferor = call.transferor, None
-            return [NotifyRefer(leg_id=transferor.leg_id, status=e.status, final=True)] if (
-                transferor and transferor.alive) else []
+            return (
+                [NotifyRefer(leg_id=transferor.leg_id, status=e.status, final=True)]
+                if (transferor and transferor.alive)
+                else []
+            )
         if leg is not call.peer or call.inbound.state not in (LegState.INITIAL, LegState.EARLY):
             return []
         if was_alive and leg.contacts_left and e.status not in (486, 600, 603):
             rest = leg.contacts_left
-            return self._originate(call, rest, call.caller, None, call.inbound.sdp, 69,
-                                   leg.agent_id, now)
+            return self._originate(
+                call, rest, call.caller, None, call.inbound.sdp, 69, leg.agent_id, now
+            )
         status = caller_status(e.status) if was_alive else 480
         return self._reject(call, now, status, "rejected" if was_alive else "timeout")
 
@@ -284,8 +338,9 @@ class CallController:
             self._events.append(cls(at=now, call_id=call.call_id, leg_id=leg.leg_id))
         return [ReinviteLeg(leg_id=other.leg_id, sdp=e.sdp)]
 
-    def _on_reinvite_answered(self, call: Call, leg: Leg, e: le.LegReinviteAnswered,
-                              now: float) -> list[LegAction]:
+    def _on_reinvite_answered(
+        self, call: Call, leg: Leg, e: le.LegReinviteAnswered, now: float
+    ) -> list[LegAction]:
         pending, call.pending_reinvite = call.pending_reinvite, None
         if pending is None or pending[1] != leg.leg_id:
             return []
@@ -307,15 +362,19 @@ class CallController:
             return [NotifyRefer(leg_id=leg.leg_id, status=404 if not uris else 503, final=True)]
         call.transferor = leg
         call.phase = CallPhase.TRANSFERRING
-        self._events.append(ev.CallTransferred(at=now, call_id=call.call_id, leg_id=leg.leg_id,
-                                               target=e.target))
+        self._events.append(
+            ev.CallTransferred(at=now, call_id=call.call_id, leg_id=leg.leg_id, target=e.target)
+        )
         agent = target.value if target and target.kind == "extension" else None
         caller = call.caller if other is call.inbound else call.called
-        return [NotifyRefer(leg_id=leg.leg_id, status=100, final=False),
-                *self._originate(call, uris, caller, None, b"", 70, agent, now, transfer=True)]
+        return [
+            NotifyRefer(leg_id=leg.leg_id, status=100, final=False),
+            *self._originate(call, uris, caller, None, b"", 70, agent, now, transfer=True),
+        ]
 
-    def _complete_transfer(self, call: Call, new_leg: Leg, e: le.LegReinviteAnswered,
-                           now: float) -> list[LegAction]:
+    def _complete_transfer(
+        self, call: Call, new_leg: Leg, e: le.LegReinviteAnswered, now: float
+    ) -> list[LegAction]:
         transferor = call.transferor
         call.transfer_leg = None
         call.transferor = None
@@ -332,13 +391,18 @@ class CallController:
         else:
             call.peer = new_leg
         call.phase = CallPhase.CONNECTED
-        self._events.append(ev.CallEstablished(at=now, call_id=call.call_id,
-                                               leg_id=new_leg.leg_id, agent_id=new_leg.agent_id))
+        self._events.append(
+            ev.CallEstablished(
+                at=now, call_id=call.call_id, leg_id=new_leg.leg_id, agent_id=new_leg.agent_id
+            )
+        )
         out = [AckLeg(leg_id=new_leg.leg_id, sdp=e.sdp)]
         if transferor is not None and transferor.alive:
             transferor.apply(LegInput.HANGUP, now)
-            out += [NotifyRefer(leg_id=transferor.leg_id, status=200, final=True),
-                    ByeLeg(leg_id=transferor.leg_id)]
+            out += [
+                NotifyRefer(leg_id=transferor.leg_id, status=200, final=True),
+                ByeLeg(leg_id=transferor.leg_id),
+            ]
         return out
 
     # --- teardown -------------------------------------------------------------------------
@@ -356,8 +420,9 @@ class CallController:
             if leg is ended or not leg.alive:
                 continue
             if leg.direction is LegDirection.INBOUND and not leg.up:
-                actions.append(RespondLeg(leg_id=leg.leg_id, status=487 if cause == "cancelled"
-                                          else 480))
+                actions.append(
+                    RespondLeg(leg_id=leg.leg_id, status=487 if cause == "cancelled" else 480)
+                )
                 leg.apply(LegInput.ENDED, now)
             elif leg.up:
                 actions.append(ByeLeg(leg_id=leg.leg_id))
@@ -376,12 +441,14 @@ class CallController:
         for leg in call.legs() + ([call.transferor] if call.transferor else []):
             self._legs.pop(leg.leg_id, None)
         agent = call.peer.agent_id if call.peer else None
-        self._events.append(ev.CallCleared(at=now, call_id=call.call_id, cause=cause,
-                                           status=status, agent_id=agent))
+        self._events.append(
+            ev.CallCleared(at=now, call_id=call.call_id, cause=cause, status=status, agent_id=agent)
+        )
 
     def _deadlines(self, call: Call) -> list[float]:
-        out = [leg.ring_deadline for leg in call.legs() if leg.ring_deadline is not None and
-               leg.alive]
+        out = [
+            leg.ring_deadline for leg in call.legs() if leg.ring_deadline is not None and leg.alive
+        ]
         if call.probe_due is not None:
             out.append(call.probe_due)
         return out
@@ -390,4 +457,4 @@ class CallController:
 def is_hold(sdp: bytes) -> bool:
     """sendonly/inactive or the RFC 2543 c=0.0.0.0 form means the sender put us on hold."""
     text = sdp.decode("utf-8", "replace")
-    return ("a=sendonly" in text or "a=inactive" in text or "c=IN IP4 0.0.0.0" in text)
+    return "a=sendonly" in text or "a=inactive" in text or "c=IN IP4 0.0.0.0" in text

@@ -27,7 +27,9 @@ class Router:
         self._routes = [(re.compile(r.match), r) for r in routes]
         self._trunks = {t.name: t for t in trunks}
 
-    def route(self, number: str, *, from_trunk: str | None, authenticated: bool) -> RouteTarget | None:
+    def route(
+        self, number: str, *, from_trunk: str | None, authenticated: bool
+    ) -> RouteTarget | None:
         for pattern, cfg in self._routes:
             m = pattern.fullmatch(number)
             if m is None:

@@ -35,8 +35,9 @@ class CallSwitch:
         self._pump(now)
 
     def get_timer(self) -> float | None:
-        timers = [t for t in (self.endpoint.get_timer(), self.controller.next_deadline())
-                  if t is not None]
+        timers = [
+            t for t in (self.endpoint.get_timer(), self.controller.next_deadline()) if t is not None
+        ]
         return min(timers, default=None)
 
     def handle_timer(self, now: float) -> None:

@@ -17,17 +17,16 @@ from collections import Counter, deque
 from dataclasses import dataclass
 
 from cti_server import actions as act
-from cti_server.events import AgentRegistered, AgentUnregistered, AuthenticationFailed, Event
+from cti_server.events import AgentRegistered, AgentUnregistered, Event
 from cti_server.ids import IdFactory
 from cti_server.sip import leg_events as le
-from cti_server.sip.accounts import AccountBook, TrunkTable
-from cti_server.sip.auth_guard import AuthGuard
-from cti_server.sip.digest import NonceFactory, authenticate, challenges, parse_authorization
+from cti_server.sip.access import AccessControl
+from cti_server.sip.accounts import TrunkTable
 from cti_server.sip.errors import SipParseError
-from cti_server.sip.headers import parse_name_addr, parse_uri, parse_via
+from cti_server.sip.headers import parse_name_addr, parse_uri
 from cti_server.sip.legs import ALLOW, LegManager, SipLeg, user_of
 from cti_server.sip.local import LocalAddress
-from cti_server.sip.message import SipRequest, SipResponse, reason_phrase
+from cti_server.sip.message import SipRequest, reason_phrase
 from cti_server.sip.parser import StreamFramer, parse_message
 from cti_server.sip.peer import Peer
 from cti_server.sip.registrar import Registrar, contact_response_values
@@ -39,33 +38,51 @@ from cti_server.sip.transaction import (
     TransactionTimedOut,
     make_response,
 )
+from cti_server.sip.validation import validate_request
 
 log = logging.getLogger(__name__)
 
-KNOWN_METHODS = {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "REFER", "NOTIFY",
-                 "INFO", "SUBSCRIBE", "MESSAGE", "PUBLISH", "PRACK", "UPDATE"}
-SUPPORTED_EXTENSIONS = {"replaces", "norefersub", "path", "outbound", "timer"}
+KNOWN_METHODS = {
+    "INVITE",
+    "ACK",
+    "CANCEL",
+    "BYE",
+    "OPTIONS",
+    "REGISTER",
+    "REFER",
+    "NOTIFY",
+    "INFO",
+    "SUBSCRIBE",
+    "MESSAGE",
+    "PUBLISH",
+    "PRACK",
+    "UPDATE",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class EndpointSettings:
-    realm: str = "cti.local"
     max_message_size: int = 65535
-    digest_algorithms: tuple[str, ...] = ("SHA-256", "MD5")
 
 
 class SipEndpoint:
-    def __init__(self, *, local: LocalAddress, ids: IdFactory, txn: TransactionLayer,
-                 accounts: AccountBook, trunks: TrunkTable, registrar: Registrar,
-                 guard: AuthGuard, nonces: NonceFactory, settings: EndpointSettings) -> None:
+    def __init__(
+        self,
+        *,
+        local: LocalAddress,
+        ids: IdFactory,
+        txn: TransactionLayer,
+        access: AccessControl,
+        trunks: TrunkTable,
+        registrar: Registrar,
+        settings: EndpointSettings,
+    ) -> None:
         self.local = local
         self._ids = ids
         self._txn = txn
-        self._accounts = accounts
+        self._access = access
         self._trunks = trunks
         self.registrar = registrar
-        self._guard = guard
-        self._nonces = nonces
         self._settings = settings
         self.legs = LegManager(txn, ids, local)
         self._framers: dict[str, StreamFramer] = {}
@@ -77,7 +94,6 @@ class SipEndpoint:
         self._contact_peer: dict[str, Peer] = {}
         self.dropped: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
-        self.auth_failures = 0
 
     def set_local(self, local: LocalAddress) -> None:
         """Adopt the address really bound (port 0 in tests) for Via and Contact."""
@@ -86,6 +102,10 @@ class SipEndpoint:
 
     def transaction_stats(self) -> dict[str, int]:
         return self._txn.stats()
+
+    @property
+    def auth_failures(self) -> int:
+        return self._access.failures
 
     def registered_count(self) -> int:
         return len(self.registrar.aors())
@@ -168,15 +188,17 @@ class SipEndpoint:
         except SipParseError as exc:  # a header the parser let through is unusable here
             self._reject_unparsable(exc, peer, message if isinstance(message, SipRequest) else None)
 
-    def _reject_unparsable(self, exc: SipParseError, peer: Peer,
-                           request: SipRequest | None = None) -> None:
+    def _reject_unparsable(
+        self, exc: SipParseError, peer: Peer, request: SipRequest | None = None
+    ) -> None:
         partial = request or getattr(exc, "partial", None)
         if partial is None or partial.method == "ACK":
             self.dropped[_reason_label(exc.reason)] += 1
             return
         try:
-            resp = make_response(partial, exc.status_hint, _safe_reason(exc.reason),
-                                 to_tag=self._ids.tag())
+            resp = make_response(
+                partial, exc.status_hint, _safe_reason(exc.reason), to_tag=self._ids.tag()
+            )
         except (SipParseError, ValueError):
             self.dropped[_reason_label(exc.reason)] += 1
             return
@@ -209,7 +231,7 @@ class SipEndpoint:
             resp.headers.add("Retry-After", "5")
             self._txn.send_stateless(resp, peer)
             return
-        status, extra = self._validate(request)
+        status, extra = validate_request(request, self.local)
         if status:
             self._reply(key, request, status, extra=extra, now=now)
             return
@@ -228,58 +250,33 @@ class SipEndpoint:
         elif method == "REGISTER":
             self._on_register(key, request, peer, now)
         elif method == "OPTIONS":
-            self._reply(key, request, 200, now=now, extra=[
-                ("Allow", ALLOW), ("Accept", "application/sdp"),
-                ("Supported", "replaces, norefersub"), ("Accept-Language", "ko, en")])
+            self._reply(
+                key,
+                request,
+                200,
+                now=now,
+                extra=[
+                    ("Allow", ALLOW),
+                    ("Accept", "application/sdp"),
+                    ("Supported", "replaces, norefersub"),
+                    ("Accept-Language", "ko, en"),
+                ],
+            )
         elif method in KNOWN_METHODS:
             status = 481 if method in ("BYE", "PRACK", "UPDATE", "NOTIFY", "INFO") else 405
             self._reply(key, request, status, now=now, extra=[("Allow", ALLOW)])
         else:
             self._reply(key, request, 501, now=now, extra=[("Allow", ALLOW)])
 
-    def _validate(self, request: SipRequest) -> tuple[int, list[tuple[str, str]]]:
-        """Checks every request passes before dispatch (RFC 3261 §8.2.1-§8.2.3)."""
-        scheme = request.uri.split(":", 1)[0].lower()
-        if scheme not in ("sip", "sips", "tel"):
-            return 416, []
-        mf = request.headers.get("Max-Forwards")
-        if mf is not None:
-            if not mf.strip().isdigit():
-                return 400, []
-            if int(mf) <= 0 and request.method not in ("OPTIONS", "REGISTER"):
-                return 483, []
-        if request.method not in ("ACK", "CANCEL"):
-            required = {t.strip().lower() for v in request.headers.get_all("Require")
-                        for t in v.split(",") if t.strip()}
-            unknown = sorted(required - SUPPORTED_EXTENSIONS)
-            if unknown:
-                return 420, [("Unsupported", ", ".join(unknown))]
-        if request.body and request.method in ("INVITE", "ACK"):
-            ctype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if ctype not in ("application/sdp", "multipart/mixed", "multipart/alternative"):
-                return 415, [("Accept", "application/sdp")]
-            encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
-            if encoding not in ("identity", ""):
-                return 415, [("Accept-Encoding", "identity")]
-        if self._is_loop(request):
-            return 482, []
-        return 0, []
-
-    def _is_loop(self, request: SipRequest) -> bool:
-        """Our own request coming back (a number plan pointing at ourselves): §16.3 482.
-
-        A B2BUA starts every outbound request with only its own Via, so any Via naming our
-        address means the request left here and returned.
-        """
-        me = (self.local.host, self.local.port)
-        for value in request.headers.get_all("Via"):
-            try:
-                via = parse_via(value)
-            except SipParseError:
-                continue
-            if (via.host, via.port or 5060) == me:
-                return True
-        return False
+    def _authenticate(self, key: object, request: SipRequest, peer: Peer, now: float) -> str | None:
+        """The authenticated account's user, or None once a 401/403 has been sent."""
+        verdict = self._access.check(request, peer.addr[0], now, self._ids.nonce())
+        self.domain_events.extend(verdict.events)
+        if verdict.user is None:
+            self._reply(
+                key, request, verdict.status, reason=verdict.reason, extra=verdict.headers, now=now
+            )
+        return verdict.user
 
     # --- INVITE, CANCEL, REGISTER ---------------------------------------------------------
 
@@ -303,11 +300,19 @@ class SipEndpoint:
         mf = request.headers.get("Max-Forwards")
         leg = SipLeg(self._ids.sequence("L"), True, request, peer, self._ids.tag(), server_key=key)
         self.legs.add(leg)
-        self._leg_events.append(le.InviteReceived(
-            leg_id=leg.leg_id, caller=from_hdr.uri.user or auth_user or "anonymous",
-            caller_display=from_hdr.display, called=called, sdp=request.body,
-            max_forwards=int(mf) if mf and mf.isdigit() else 70,
-            auth_user=auth_user, trunk=trunk, source=f"{peer.addr[0]}:{peer.addr[1]}"))
+        self._leg_events.append(
+            le.InviteReceived(
+                leg_id=leg.leg_id,
+                caller=from_hdr.uri.user or auth_user or "anonymous",
+                caller_display=from_hdr.display,
+                called=called,
+                sdp=request.body,
+                max_forwards=int(mf) if mf and mf.isdigit() else 70,
+                auth_user=auth_user,
+                trunk=trunk,
+                source=f"{peer.addr[0]}:{peer.addr[1]}",
+            )
+        )
 
     def _on_cancel(self, key: object, request: SipRequest, peer: Peer, now: float) -> None:
         invite_key = self._txn.find_invite_for_cancel(request, peer)
@@ -347,74 +352,16 @@ class SipEndpoint:
                     self._contact_peer[binding.contact] = peer
             if result.bindings and not had:
                 b = result.bindings[0]
-                self.domain_events.append(AgentRegistered(
-                    at=now, agent_id=user, contact=b.contact, expires_at=b.expires_at))
+                self.domain_events.append(
+                    AgentRegistered(
+                        at=now, agent_id=user, contact=b.contact, expires_at=b.expires_at
+                    )
+                )
             elif had and not result.bindings:
                 self.domain_events.append(
-                    AgentUnregistered(at=now, agent_id=user, reason="unregistered"))
+                    AgentUnregistered(at=now, agent_id=user, reason="unregistered")
+                )
         self._reply(key, request, result.status, now=now, extra=extra)
-
-    def _authenticate(self, key: object, request: SipRequest, peer: Peer,
-                      now: float) -> str | None:
-        """Digest check (RFC 8760): the account's user on success, else a response was sent.
-
-        A missing or stale credential is a challenge, not a failure; a wrong response counts
-        towards the per-source and per-user lock-out. Unknown users are treated exactly like
-        wrong passwords so that extensions cannot be enumerated.
-        """
-        source_ip = peer.addr[0]
-        creds = None
-        for value in request.headers.get_all("Authorization"):
-            creds = parse_authorization(value)
-            if creds is not None:
-                break
-        user_hint = creds.username if creds else None
-        if self._guard.is_locked(source_ip, user_hint, now):
-            self._reply(key, request, 403, reason="Too many failed authentications", now=now)
-            return None
-        if creds is None:
-            self._challenge(key, request, now, stale=False)
-            return None
-        account = self._accounts.get(creds.username)
-        ha1 = account.ha1(creds.algorithm) if account else None
-        outcome = "wrong" if ha1 is None else authenticate(
-            self._nonces, creds, request.method, ha1, now, realm=self._settings.realm,
-            entity_body=request.body)
-        if outcome == "ok" and account is not None:
-            self._guard.record_success(source_ip, creds.username, now)
-            return account.user
-        if outcome != "wrong":  # stale, unknown or replayed nonce: ask again, no penalty
-            self._challenge(key, request, now, stale=outcome == "stale")
-            return None
-        self.auth_failures += 1
-        locked = self._guard.record_failure(source_ip, creds.username, now)
-        self.domain_events.append(AuthenticationFailed(
-            at=now, user=creds.username, source=source_ip, locked=locked))
-        if locked:
-            self._reply(key, request, 403, reason="Too many failed authentications", now=now)
-        else:
-            self._challenge(key, request, now, stale=False)
-        return None
-
-    def _challenge(self, key: object, request: SipRequest, now: float, *, stale: bool) -> None:
-        nonce = self._nonces.issue(now, self._ids.nonce())
-        algorithms = self._algorithms_for(request)
-        offered = {c.rsplit("algorithm=", 1)[-1]: c
-                   for c in challenges(self._settings.realm, nonce, stale=stale)}
-        extra = [("WWW-Authenticate", offered[a]) for a in algorithms if a in offered]
-        self._reply(key, request, 401, now=now, extra=extra)
-
-    def _algorithms_for(self, request: SipRequest) -> tuple[str, ...]:
-        """The account's own challenge list (phones that only read the first one), else the
-        server's. Unknown users get the server's list, like every other answer to them."""
-        try:
-            user = parse_name_addr(request.headers.get("From") or "", "From").uri.user
-        except SipParseError:
-            user = None
-        account = self._accounts.get(user) if user else None
-        if account is not None and account.algorithms:
-            return account.algorithms
-        return self._settings.digest_algorithms
 
     # --- actions from the controller ------------------------------------------------------
 
@@ -451,20 +398,33 @@ class SipEndpoint:
     def _create_leg(self, action: act.CreateLeg, now: float) -> None:
         peer = self._contact_peer.get(action.uri) or _peer_for_uri(action.uri)
         if peer is None:
-            self._leg_events.append(le.LegFailed(leg_id=action.leg_id, status=503,
-                                                 reason="Unresolvable target"))
+            self._leg_events.append(
+                le.LegFailed(leg_id=action.leg_id, status=503, reason="Unresolvable target")
+            )
             return
         self.legs.create(action, peer, now)
 
     # --- output helpers -------------------------------------------------------------------
 
-    def _reply(self, key: object, request: SipRequest, status: int, *, now: float,
-               reason: str | None = None, to_tag: str | None = None,
-               extra: list[tuple[str, str]] | None = None) -> None:
+    def _reply(
+        self,
+        key: object,
+        request: SipRequest,
+        status: int,
+        *,
+        now: float,
+        reason: str | None = None,
+        to_tag: str | None = None,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
         if key is None:
             return
-        resp = make_response(request, status, reason or reason_phrase(status),
-                             to_tag=to_tag if to_tag else (self._ids.tag() if status > 100 else None))
+        resp = make_response(
+            request,
+            status,
+            reason or reason_phrase(status),
+            to_tag=to_tag if to_tag else (self._ids.tag() if status > 100 else None),
+        )
         resp.headers.add("Server", self.local.user_agent)
         for name, value in extra or []:
             resp.headers.add(name, value)
@@ -489,14 +449,16 @@ class SipEndpoint:
             if leg is None:
                 return
             if purpose[1] == "invite":
-                self.legs.events.append(le.LegFailed(leg_id=leg.leg_id, status=408,
-                                                     reason="No answer from the far end"))
+                self.legs.events.append(
+                    le.LegFailed(leg_id=leg.leg_id, status=408, reason="No answer from the far end")
+                )
                 self.legs.forget(leg)
             elif purpose[1] in ("probe", "bye", "reinvite"):
                 if purpose[1] == "reinvite":
                     self.legs.events.append(le.LegReinviteAnswered(leg_id=leg.leg_id, status=408))
-                self.legs.events.append(le.LegGone(leg_id=leg.leg_id,
-                                                   reason=f"{purpose[1]} timed out"))
+                self.legs.events.append(
+                    le.LegGone(leg_id=leg.leg_id, reason=f"{purpose[1]} timed out")
+                )
                 self.legs.forget(leg)
         else:
             leg = next((lg for lg in self.legs.legs.values() if lg.server_key == e.key), None)
@@ -531,7 +493,9 @@ def _reason_label(reason: str) -> str:
 
 
 def _safe_reason(reason: str) -> str:
-    return "".join(ch for ch in reason if ch.isprintable() and ch not in "\r\n")[:80] or "Bad Request"
+    return (
+        "".join(ch for ch in reason if ch.isprintable() and ch not in "\r\n")[:80] or "Bad Request"
+    )
 
 
 __all__ = ["EndpointSettings", "SipEndpoint", "user_of"]

@@ -139,7 +139,7 @@ def _split_hostport(text: str, header: str) -> tuple[str, int | None]:
         host, sep, port_text = text.partition(":")
         if not sep:
             port_text = ""
-    if not host or any(c in host for c in " \t<>\"@"):
+    if not host or any(c in host for c in ' \t<>"@'):
         raise HeaderError(header, f"bad host {host!r}")
     if not port_text:
         return host.lower(), None

@@ -91,6 +91,15 @@ class LegGone:
 
 
 LegEvent = (
-    InviteReceived | LegProgress | LegAnswered | LegFailed | LegAcked | LegCancelled
-    | LegHungUp | LegReinvited | LegReinviteAnswered | LegReferred | LegGone
+    InviteReceived
+    | LegProgress
+    | LegAnswered
+    | LegFailed
+    | LegAcked
+    | LegCancelled
+    | LegHungUp
+    | LegReinvited
+    | LegReinviteAnswered
+    | LegReferred
+    | LegGone
 )

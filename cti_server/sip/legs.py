@@ -96,8 +96,9 @@ class LegManager:
 
     # --- inbound dialog requests ---------------------------------------------------------
 
-    def on_in_dialog(self, leg: SipLeg, key: object, request: SipRequest, peer: Peer,
-                     now: float) -> None:
+    def on_in_dialog(
+        self, leg: SipLeg, key: object, request: SipRequest, peer: Peer, now: float
+    ) -> None:
         method = request.method
         if leg.dialog is not None and method not in ("ACK", "CANCEL"):
             status = leg.dialog.check_remote_request(request)
@@ -145,8 +146,9 @@ class LegManager:
 
     # --- responses to our requests -------------------------------------------------------
 
-    def on_response(self, key: object, response: SipResponse, retransmission: bool,
-                    now: float) -> None:
+    def on_response(
+        self, key: object, response: SipResponse, retransmission: bool, now: float
+    ) -> None:
         purpose = self.client_purpose.get(key)
         if purpose is None:
             return
@@ -164,22 +166,26 @@ class LegManager:
                 if leg.dialog is not None:
                     ack = leg.dialog.make_ack(
                         parse_cseq(response.headers.get("CSeq") or "").seq,
-                        branch=self._ids.branch(), **self._via_args(leg.peer))
+                        branch=self._ids.branch(),
+                        **self._via_args(leg.peer),
+                    )
                     self._send_raw(ack, leg.dialog.peer)
                 if retransmission:
                     return
                 self.client_purpose.pop(key, None)
             if status >= 200:
-                self.events.append(le.LegReinviteAnswered(leg_id=leg.leg_id, status=status,
-                                                          sdp=response.body))
+                self.events.append(
+                    le.LegReinviteAnswered(leg_id=leg.leg_id, status=status, sdp=response.body)
+                )
         elif what == "probe" and status in (404, 408, 481):
             self.events.append(le.LegGone(leg_id=leg.leg_id, reason=f"probe answered {status}"))
             self.forget(leg)
         elif what == "bye" and status >= 200:
             self.forget(leg)
 
-    def _on_invite_response(self, leg: SipLeg, response: SipResponse, retransmission: bool,
-                            now: float) -> None:
+    def _on_invite_response(
+        self, leg: SipLeg, response: SipResponse, retransmission: bool, now: float
+    ) -> None:
         status = response.status
         if status < 200:
             if status > 100 and _tag_of(response.headers.get("To") or "") and leg.dialog is None:
@@ -187,12 +193,14 @@ class LegManager:
             if leg.cancelling and not leg.cancel_sent:
                 self._send_cancel(leg, now)
             elif status > 100 and not leg.cancelling:
-                self.events.append(le.LegProgress(leg_id=leg.leg_id, status=status,
-                                                  sdp=response.body))
+                self.events.append(
+                    le.LegProgress(leg_id=leg.leg_id, status=status, sdp=response.body)
+                )
             return
         if status >= 300:
-            self.events.append(le.LegFailed(leg_id=leg.leg_id, status=status,
-                                            reason=response.reason))
+            self.events.append(
+                le.LegFailed(leg_id=leg.leg_id, status=status, reason=response.reason)
+            )
             self.forget(leg)
             return
         if retransmission:
@@ -211,9 +219,18 @@ class LegManager:
 
     # --- actions from the controller ------------------------------------------------------
 
-    def respond(self, key: object, request: SipRequest, status: int, *, leg: SipLeg | None,
-                now: float, reason: str | None = None, body: bytes = b"",
-                extra: list[tuple[str, str]] | None = None) -> None:
+    def respond(
+        self,
+        key: object,
+        request: SipRequest,
+        status: int,
+        *,
+        leg: SipLeg | None,
+        now: float,
+        reason: str | None = None,
+        body: bytes = b"",
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
         to_tag = leg.local_tag if leg is not None and status > 100 else None
         resp = make_response(request, status, reason or reason_phrase(status), to_tag=to_tag)
         resp.headers.add("Server", self.local.user_agent)
@@ -233,8 +250,16 @@ class LegManager:
         if leg.ended or leg.answered:
             return
         extra = [("Retry-After", str(a.retry_after))] if a.retry_after else None
-        self.respond(leg.server_key, leg.invite, a.status, leg=leg, now=now, reason=a.reason,
-                     body=a.sdp, extra=extra)
+        self.respond(
+            leg.server_key,
+            leg.invite,
+            a.status,
+            leg=leg,
+            now=now,
+            reason=a.reason,
+            body=a.sdp,
+            extra=extra,
+        )
         if 200 <= a.status < 300:
             leg.answered = True
             leg.dialog = Dialog.as_uas(leg.invite, leg.local_tag, leg.peer)
@@ -266,9 +291,12 @@ class LegManager:
     def ack(self, leg: SipLeg, sdp: bytes) -> None:
         if leg.dialog is None:
             return
-        ack = leg.dialog.make_ack(parse_cseq(leg.invite.headers.get("CSeq") or "1 INVITE").seq,
-                                  branch=self._ids.branch(), body=sdp,
-                                  **self._via_args(leg.peer))
+        ack = leg.dialog.make_ack(
+            parse_cseq(leg.invite.headers.get("CSeq") or "1 INVITE").seq,
+            branch=self._ids.branch(),
+            body=sdp,
+            **self._via_args(leg.peer),
+        )
         leg.last_2xx_ack = ack
         self._send_raw(ack, leg.dialog.peer)
 
@@ -304,27 +332,50 @@ class LegManager:
     def notify_refer(self, leg: SipLeg, a: act.NotifyRefer, now: float) -> None:
         frag = f"SIP/2.0 {a.status} {reason_phrase(a.status)}\r\n".encode()
         state = "terminated;reason=noresource" if a.final else "active;expires=60"
-        self._in_dialog(leg, "NOTIFY", now, "notify", body=frag,
-                        content_type="message/sipfrag;version=2.0",
-                        extra=[("Event", "refer"), ("Subscription-State", state)])
+        self._in_dialog(
+            leg,
+            "NOTIFY",
+            now,
+            "notify",
+            body=frag,
+            content_type="message/sipfrag;version=2.0",
+            extra=[("Event", "refer"), ("Subscription-State", state)],
+        )
 
-    def _in_dialog(self, leg: SipLeg, method: str, now: float, what: str, *, body: bytes = b"",
-                   content_type: str | None = None, extra: list[tuple[str, str]] | None = None,
-                   contact: bool = False) -> None:
+    def _in_dialog(
+        self,
+        leg: SipLeg,
+        method: str,
+        now: float,
+        what: str,
+        *,
+        body: bytes = b"",
+        content_type: str | None = None,
+        extra: list[tuple[str, str]] | None = None,
+        contact: bool = False,
+    ) -> None:
         if leg.dialog is None or leg.ended:
             return
         request = leg.dialog.new_request(
-            method, branch=self._ids.branch(), body=body, content_type=content_type,
+            method,
+            branch=self._ids.branch(),
+            body=body,
+            content_type=content_type,
             contact=self.local.contact(leg.peer.transport) if contact else None,
-            extra_headers=extra or (), **self._via_args(leg.peer))
+            extra_headers=extra or (),
+            **self._via_args(leg.peer),
+        )
         key = self._txn.send_request(request, leg.dialog.peer, now)
         self.client_purpose[key] = (leg.leg_id, what)
         if method == "BYE":
             leg.ended = True
 
     def _via_args(self, peer: Peer) -> dict[str, Any]:
-        return {"via_host": self.local.host, "via_port": self.local.port,
-                "transport": peer.transport}
+        return {
+            "via_host": self.local.host,
+            "via_port": self.local.port,
+            "transport": peer.transport,
+        }
 
     def _send_raw(self, request: SipRequest, peer: Peer) -> None:
         """ACKs for 2xx are not transactions (RFC 3261 §13.2.2.4): sent as they are."""

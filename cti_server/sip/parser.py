@@ -72,7 +72,7 @@ _NAME_ADDR_RE = re.compile(
 _name_cache: dict[str, str] = {}
 
 
-class _Folded(Exception):  # noqa: N818 - control flow, never escapes this module
+class _Folded(Exception):
     """A continuation line was met: unfold the whole block and read it again."""
 
 

@@ -88,9 +88,22 @@ def start_server(tmp: Path, config_text: str) -> Server:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     log_file = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cti_server", "serve", "--config", str(cfg),
-         "--data-dir", str(data)],
-        stdout=subprocess.PIPE, stderr=log_file, text=True, env=env, cwd=tmp)
+        [
+            sys.executable,
+            "-m",
+            "cti_server",
+            "serve",
+            "--config",
+            str(cfg),
+            "--data-dir",
+            str(data),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log_file,
+        text=True,
+        env=env,
+        cwd=tmp,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "ready" not in line:
@@ -131,14 +144,35 @@ def sipp_path() -> str:
     return path
 
 
-def sipp(scenario: str, server_port: int, *args: str, port: int | None = None,
-         timeout: float = 20.0, cwd: Path | None = None) -> subprocess.Popen[str]:
+def sipp(
+    scenario: str,
+    server_port: int,
+    *args: str,
+    port: int | None = None,
+    timeout: float = 20.0,
+    cwd: Path | None = None,
+) -> subprocess.Popen[str]:
     """Start SIPp with a scenario from loadtests/sipp; bounded by -timeout and our timeout."""
-    cmd = [sipp_path(), "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1",
-           "-p", str(port or free_port()), "-m", "1", "-nostdin",
-           "-timeout", f"{int(timeout)}s", "-trace_err", *args, f"127.0.0.1:{server_port}"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            cwd=cwd)
+    cmd = [
+        sipp_path(),
+        "-sf",
+        str(SCENARIOS / scenario),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port or free_port()),
+        "-m",
+        "1",
+        "-nostdin",
+        "-timeout",
+        f"{int(timeout)}s",
+        "-trace_err",
+        *args,
+        f"127.0.0.1:{server_port}",
+    ]
+    return subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd
+    )
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 25.0) -> int:
@@ -156,6 +190,18 @@ def finish(proc: subprocess.Popen[str], timeout: float = 25.0) -> int:
 
 def register(server: Server, user: str, password: str, contact_port: int) -> None:
     """Register ``user`` with Contact on ``contact_port`` (where its SIPp UAS listens)."""
-    proc = sipp("register.xml", server.port, "-s", user, "-au", user, "-ap", password,
-                "-key", "contact_port", str(contact_port), timeout=5)
+    proc = sipp(
+        "register.xml",
+        server.port,
+        "-s",
+        user,
+        "-au",
+        user,
+        "-ap",
+        password,
+        "-key",
+        "contact_port",
+        str(contact_port),
+        timeout=5,
+    )
     assert finish(proc) == 0, proc.errors  # type: ignore[attr-defined]

@@ -52,8 +52,11 @@ def test_garbage_is_dropped_and_counted_and_server_keeps_answering(server: Serve
     assert reply is not None and reply.startswith(b"SIP/2.0 200 ")
     text = metrics(server)
     assert "sip_messages_dropped_total" in text
-    dropped = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                  if line.startswith("sip_messages_dropped_total{"))
+    dropped = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("sip_messages_dropped_total{")
+    )
     assert dropped >= 4
 
 

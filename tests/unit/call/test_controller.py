@@ -45,11 +45,20 @@ def make_controller(registered: dict[str, list[str]] | None = None) -> CallContr
     )
 
 
-def invite(called: str = "1001", *, trunk: str | None = "gw", auth: str | None = None,
-           leg: str = "in1") -> le.InviteReceived:
-    return le.InviteReceived(leg_id=leg, caller="0212345678", caller_display="Kim",
-                             called=called, sdp=SDP_A, max_forwards=70, auth_user=auth,
-                             trunk=trunk, source="10.9.9.9:5060")
+def invite(
+    called: str = "1001", *, trunk: str | None = "gw", auth: str | None = None, leg: str = "in1"
+) -> le.InviteReceived:
+    return le.InviteReceived(
+        leg_id=leg,
+        caller="0212345678",
+        caller_display="Kim",
+        called=called,
+        sdp=SDP_A,
+        max_forwards=70,
+        auth_user=auth,
+        trunk=trunk,
+        source="10.9.9.9:5060",
+    )
 
 
 def connect(c: CallController) -> str:
@@ -68,13 +77,21 @@ def names(c: CallController) -> list[str]:
 def test_call_to_registered_extension_is_relayed_and_established() -> None:
     c = make_controller()
     (create,) = c.handle(invite(), 0.0)
-    assert create == CreateLeg(leg_id=create.leg_id, call_id=create.call_id,
-                               uri="sip:1001@10.0.0.2:5062", caller="0212345678",
-                               caller_display="Kim", sdp=SDP_A, max_forwards=69)
+    assert create == CreateLeg(
+        leg_id=create.leg_id,
+        call_id=create.call_id,
+        uri="sip:1001@10.0.0.2:5062",
+        caller="0212345678",
+        caller_display="Kim",
+        sdp=SDP_A,
+        max_forwards=69,
+    )
     assert c.handle(le.LegProgress(leg_id=create.leg_id, status=180), 0.5) == [
-        RespondLeg(leg_id="in1", status=180)]
+        RespondLeg(leg_id="in1", status=180)
+    ]
     assert c.handle(le.LegAnswered(leg_id=create.leg_id, sdp=SDP_B), 1.0) == [
-        RespondLeg(leg_id="in1", status=200, sdp=SDP_B)]
+        RespondLeg(leg_id="in1", status=200, sdp=SDP_B)
+    ]
     assert names(c) == ["call_delivered", "call_originated", "call_alerting", "call_established"]
 
 
@@ -82,7 +99,8 @@ def test_early_media_183_is_relayed_with_its_sdp() -> None:
     c = make_controller()
     (create,) = c.handle(invite(), 0.0)
     assert c.handle(le.LegProgress(leg_id=create.leg_id, status=183, sdp=SDP_B), 0.2) == [
-        RespondLeg(leg_id="in1", status=183, sdp=SDP_B)]
+        RespondLeg(leg_id="in1", status=183, sdp=SDP_B)
+    ]
 
 
 def test_unknown_number_gets_404_and_a_cleared_record() -> None:
@@ -101,20 +119,31 @@ def test_unregistered_extension_gets_480() -> None:
 
 def test_trunk_route_refused_to_unauthenticated_non_trunk_caller() -> None:
     c = make_controller()
-    assert c.handle(invite("0101234567", trunk=None), 0.0) == [
-        RespondLeg(leg_id="in1", status=404)]
+    assert c.handle(invite("0101234567", trunk=None), 0.0) == [RespondLeg(leg_id="in1", status=404)]
     (create,) = c.handle(invite("0101234567", trunk=None, auth="1001", leg="in2"), 1.0)
     assert isinstance(create, CreateLeg) and create.uri == "sip:0101234567@10.9.9.9:5060"
 
 
-@pytest.mark.parametrize(("far", "near"), [(486, 486), (600, 486), (404, 404), (408, 480),
-                                           (480, 480), (503, 503), (500, 503), (403, 480)])
+@pytest.mark.parametrize(
+    ("far", "near"),
+    [
+        (486, 486),
+        (600, 486),
+        (404, 404),
+        (408, 480),
+        (480, 480),
+        (503, 503),
+        (500, 503),
+        (403, 480),
+    ],
+)
 def test_failure_mapping(far: int, near: int) -> None:
     assert caller_status(far) == near
     c = make_controller()
     (create,) = c.handle(invite(), 0.0)
     assert c.handle(le.LegFailed(leg_id=create.leg_id, status=far, reason="x"), 1.0) == [
-        RespondLeg(leg_id="in1", status=near)]
+        RespondLeg(leg_id="in1", status=near)
+    ]
     assert "call_cleared" in names(c)
 
 
@@ -140,8 +169,10 @@ def test_ring_timeout_cancels_and_answers_480() -> None:
     assert c.next_deadline() == 30.0
     assert c.on_timer(29.0) == []
     actions = c.on_timer(30.0)
-    assert actions == [CancelLeg(leg_id=create.leg_id, reason="ring timeout"),
-                       RespondLeg(leg_id="in1", status=480)]
+    assert actions == [
+        CancelLeg(leg_id=create.leg_id, reason="ring timeout"),
+        RespondLeg(leg_id="in1", status=480),
+    ]
     assert c.next_deadline() is None
 
 
@@ -162,12 +193,15 @@ def test_hold_reinvite_is_relayed_and_answer_returned() -> None:
     out = connect(c)
     c.drain_events()
     assert c.handle(le.LegReinvited(leg_id="in1", sdp=HOLD), 3.0) == [
-        ReinviteLeg(leg_id=out, sdp=HOLD)]
+        ReinviteLeg(leg_id=out, sdp=HOLD)
+    ]
     assert names(c) == ["call_held"]
     assert c.handle(le.LegReinvited(leg_id="in1", sdp=HOLD), 3.1) == [
-        AnswerReinvite(leg_id="in1", status=491)]  # one re-INVITE at a time (glare)
+        AnswerReinvite(leg_id="in1", status=491)
+    ]  # one re-INVITE at a time (glare)
     assert c.handle(le.LegReinviteAnswered(leg_id=out, status=200, sdp=SDP_B), 3.2) == [
-        AnswerReinvite(leg_id="in1", status=200, sdp=SDP_B)]
+        AnswerReinvite(leg_id="in1", status=200, sdp=SDP_B)
+    ]
     c.handle(le.LegReinvited(leg_id="in1", sdp=SDP_A), 4.0)
     assert names(c) == ["call_retrieved"]
 
@@ -181,11 +215,13 @@ def test_blind_transfer_by_the_agent_moves_the_caller_to_the_new_target() -> Non
     assert isinstance(create, CreateLeg) and create.sdp == b"" and not create.auto_ack
     # the new party's 2xx carries an offer; the caller gets it in a re-INVITE
     assert c.handle(le.LegAnswered(leg_id=create.leg_id, sdp=SDP_B), 6.0) == [
-        ReinviteLeg(leg_id="in1", sdp=SDP_B)]
+        ReinviteLeg(leg_id="in1", sdp=SDP_B)
+    ]
     assert c.handle(le.LegReinviteAnswered(leg_id="in1", status=200, sdp=SDP_A), 6.1) == [
         AckLeg(leg_id=create.leg_id, sdp=SDP_A),
         NotifyRefer(leg_id=out, status=200, final=True),
-        ByeLeg(leg_id=out)]
+        ByeLeg(leg_id=out),
+    ]
     assert names(c) == ["call_transferred", "call_originated", "call_established"]
     # the transferor's BYE answer does not clear the call; the new party's BYE does
     assert c.handle(le.LegHungUp(leg_id="in1"), 9.0) == [ByeLeg(leg_id=create.leg_id)]
@@ -195,7 +231,8 @@ def test_transfer_to_unknown_target_is_reported_and_call_kept() -> None:
     c = make_controller()
     out = connect(c)
     assert c.handle(le.LegReferred(leg_id=out, target="7777"), 5.0) == [
-        NotifyRefer(leg_id=out, status=404, final=True)]
+        NotifyRefer(leg_id=out, status=404, final=True)
+    ]
     assert len(c.calls) == 1
 
 
@@ -205,7 +242,8 @@ def test_reaper_probes_connected_legs_and_clears_a_dead_call() -> None:
     assert c.next_deadline() == pytest.approx(301.0)
     assert c.on_timer(301.0) == [ProbeLeg(leg_id="in1"), ProbeLeg(leg_id=out)]
     assert c.handle(le.LegGone(leg_id=out, reason="probe answered 481"), 302.0) == [
-        ByeLeg(leg_id="in1")]
+        ByeLeg(leg_id="in1")
+    ]
     cleared = [e for e in c.drain_events() if isinstance(e, ev.CallCleared)]
     assert cleared[0].cause == "timeout"
 

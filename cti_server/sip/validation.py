@@ -1,0 +1,63 @@
+"""Checks every request passes before dispatch (RFC 3261 §8.2.1-§8.2.3, §16.3).
+
+Each check returns the status to answer and extra headers, or ``(0, [])`` to go on.
+"""
+
+from __future__ import annotations
+
+from cti_server.sip.errors import SipParseError
+from cti_server.sip.headers import parse_via
+from cti_server.sip.local import LocalAddress
+from cti_server.sip.message import SipRequest
+
+SUPPORTED_EXTENSIONS = frozenset({"replaces", "norefersub", "path", "outbound", "timer"})
+SDP_TYPES = frozenset({"application/sdp", "multipart/mixed", "multipart/alternative"})
+
+
+def validate_request(request: SipRequest, local: LocalAddress) -> tuple[int, list[tuple[str, str]]]:
+    scheme = request.uri.split(":", 1)[0].lower()
+    if scheme not in ("sip", "sips", "tel"):
+        return 416, []  # §8.2.2.1
+    mf = request.headers.get("Max-Forwards")
+    if mf is not None:
+        if not mf.strip().isdigit():
+            return 400, []
+        if int(mf) <= 0 and request.method not in ("OPTIONS", "REGISTER"):
+            return 483, []
+    if request.method not in ("ACK", "CANCEL"):  # §8.2.2.3: never for ACK/CANCEL
+        required = {
+            token.strip().lower()
+            for value in request.headers.get_all("Require")
+            for token in value.split(",")
+            if token.strip()
+        }
+        unknown = sorted(required - SUPPORTED_EXTENSIONS)
+        if unknown:
+            return 420, [("Unsupported", ", ".join(unknown))]
+    if request.body and request.method in ("INVITE", "ACK"):  # §8.2.3
+        ctype = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype not in SDP_TYPES:
+            return 415, [("Accept", "application/sdp")]
+        encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding not in ("identity", ""):
+            return 415, [("Accept-Encoding", "identity")]
+    if is_loop(request, local):
+        return 482, []
+    return 0, []
+
+
+def is_loop(request: SipRequest, local: LocalAddress) -> bool:
+    """Our own request coming back (a number plan pointing at ourselves): §16.3 482.
+
+    A B2BUA starts every outbound request with only its own Via, so any Via naming our
+    address means the request left here and returned.
+    """
+    me = (local.host, local.port)
+    for value in request.headers.get_all("Via"):
+        try:
+            via = parse_via(value)
+        except SipParseError:
+            continue
+        if (via.host, via.port or 5060) == me:
+            return True
+    return False
