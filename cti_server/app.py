@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import random
 import secrets
@@ -21,20 +20,12 @@ from cti_server.adapters.sip_service import SipService
 from cti_server.adapters.sip_tcp import SipTcpFactory
 from cti_server.api.site import build_site
 from cti_server.bus import EventBus
-from cti_server.call.controller import CallController, ControllerSettings
-from cti_server.call.routing import Router
 from cti_server.call.switch import CallSwitch
+from cti_server.call.wiring import build_switch
 from cti_server.config import Config
 from cti_server.event_log import EventLogger
 from cti_server.ids import IdFactory
-from cti_server.sip.access import AccessControl
-from cti_server.sip.accounts import Account, AccountBook, Trunk, TrunkTable
-from cti_server.sip.auth_guard import AuthGuard
-from cti_server.sip.digest import NonceFactory, ha1
-from cti_server.sip.endpoint import EndpointSettings, SipEndpoint
 from cti_server.sip.local import LocalAddress
-from cti_server.sip.registrar import Registrar
-from cti_server.sip.transaction import TransactionLayer
 from metrics.prometheus import build_registry
 
 log = logging.getLogger(__name__)
@@ -47,7 +38,6 @@ class App:
     bus: EventBus
     switch: CallSwitch
     sip: SipService
-    accounts: AccountBook
     registry: CollectorRegistry
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
@@ -111,64 +101,11 @@ class App:
         return gatherResults([maybeDeferred(p.stopListening) for p in ports])
 
 
-def accounts_from_config(config: Config) -> AccountBook:
-    book = AccountBook()
-    realm = config.sip.realm
-    for a in config.accounts:
-        md5 = a.ha1_md5 or (ha1(a.user, realm, a.password, "MD5") if a.password else None)
-        sha = a.ha1_sha256 or (ha1(a.user, realm, a.password, "SHA-256") if a.password else None)
-        algos = tuple(a.digest_algorithms) if a.digest_algorithms else None
-        book.put(Account(a.user, md5, sha, a.display_name, algos))
-    return book
-
-
 def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None) -> App:
-    sip_cfg = config.sip
-    ids = IdFactory(rng or random.SystemRandom(), host=sip_cfg.advertised_host or sip_cfg.listen)
-    local = LocalAddress(
-        sip_cfg.advertised_host or sip_cfg.listen, sip_cfg.port, sip_cfg.user_agent
+    ids = IdFactory(
+        rng or random.SystemRandom(), host=config.sip.advertised_host or config.sip.listen
     )
-    accounts = accounts_from_config(config)
-    trunks = TrunkTable(
-        [
-            Trunk(t.name, tuple(ipaddress.ip_network(n, strict=False) for n in t.allow_from))
-            for t in config.trunks
-        ]
-    )
-    registrar = Registrar(
-        min_expires=sip_cfg.register_min_expires, max_expires=sip_cfg.register_max_expires
-    )
-    secret = _nonce_secret(Path(config.data_dir))
-    endpoint = SipEndpoint(
-        local=local,
-        ids=ids,
-        txn=TransactionLayer(
-            t1=sip_cfg.t1, t2=sip_cfg.t2, t4=sip_cfg.t4, max_transactions=sip_cfg.max_transactions
-        ),
-        access=AccessControl(
-            accounts=accounts,
-            guard=AuthGuard(sip_cfg.auth_max_failures, sip_cfg.auth_window, sip_cfg.auth_cooldown),
-            nonces=NonceFactory(secret, sip_cfg.nonce_lifetime),
-            realm=sip_cfg.realm,
-            algorithms=tuple(sip_cfg.digest_algorithms),
-        ),
-        trunks=trunks,
-        registrar=registrar,
-        settings=EndpointSettings(max_message_size=sip_cfg.max_message_size),
-    )
-
-    def locate(user: str, now: float) -> list[str]:
-        return [b.contact for b in registrar.lookup(user, now)]
-
-    controller = CallController(
-        Router(list(config.routes), list(config.trunks)),
-        locate,
-        ids.sequence,
-        ControllerSettings(
-            ring_timeout=sip_cfg.ring_timeout, session_expires=sip_cfg.session_expires
-        ),
-    )
-    switch = CallSwitch(endpoint, controller)
+    switch = build_switch(config, ids, _nonce_secret(Path(config.data_dir)))
     bus = EventBus()
     bus.subscribe(EventLogger(config.timezone))
     registry, counters = build_registry(switch)
@@ -180,7 +117,6 @@ def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None)
         bus=bus,
         switch=switch,
         sip=sip,
-        accounts=accounts,
         registry=registry,
     )
 

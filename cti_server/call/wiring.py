@@ -1,0 +1,81 @@
+"""Pure wiring of the signalling path from a Config: accounts, trunks, registrar, endpoint,
+number plan and controller joined into a CallSwitch. No I/O: the composition root
+(``app.build_app``) and the core tests build exactly the same switch.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from cti_server.call.controller import CallController, ControllerSettings
+from cti_server.call.routing import Router
+from cti_server.call.switch import CallSwitch
+from cti_server.config import Config
+from cti_server.ids import IdFactory
+from cti_server.sip.access import AccessControl
+from cti_server.sip.accounts import Account, AccountBook, Trunk, TrunkTable
+from cti_server.sip.auth_guard import AuthGuard
+from cti_server.sip.digest import NonceFactory, ha1
+from cti_server.sip.endpoint import EndpointSettings, SipEndpoint
+from cti_server.sip.local import LocalAddress
+from cti_server.sip.registrar import Registrar
+from cti_server.sip.transaction import TransactionLayer
+
+
+def accounts_from_config(config: Config) -> AccountBook:
+    book = AccountBook()
+    realm = config.sip.realm
+    for a in config.accounts:
+        md5 = a.ha1_md5 or (ha1(a.user, realm, a.password, "MD5") if a.password else None)
+        sha = a.ha1_sha256 or (ha1(a.user, realm, a.password, "SHA-256") if a.password else None)
+        algos = tuple(a.digest_algorithms) if a.digest_algorithms else None
+        book.put(Account(a.user, md5, sha, a.display_name, algos))
+    return book
+
+
+def build_switch(config: Config, ids: IdFactory, nonce_secret: bytes) -> CallSwitch:
+    sip_cfg = config.sip
+    local = LocalAddress(
+        sip_cfg.advertised_host or sip_cfg.listen, sip_cfg.port, sip_cfg.user_agent
+    )
+    accounts = accounts_from_config(config)
+    trunks = TrunkTable(
+        [
+            Trunk(t.name, tuple(ipaddress.ip_network(n, strict=False) for n in t.allow_from))
+            for t in config.trunks
+        ]
+    )
+    registrar = Registrar(
+        min_expires=sip_cfg.register_min_expires, max_expires=sip_cfg.register_max_expires
+    )
+    endpoint = SipEndpoint(
+        local=local,
+        ids=ids,
+        txn=TransactionLayer(
+            t1=sip_cfg.t1, t2=sip_cfg.t2, t4=sip_cfg.t4, max_transactions=sip_cfg.max_transactions
+        ),
+        access=AccessControl(
+            accounts=accounts,
+            guard=AuthGuard(sip_cfg.auth_max_failures, sip_cfg.auth_window, sip_cfg.auth_cooldown),
+            nonces=NonceFactory(nonce_secret, sip_cfg.nonce_lifetime),
+            realm=sip_cfg.realm,
+            algorithms=tuple(sip_cfg.digest_algorithms),
+        ),
+        trunks=trunks,
+        registrar=registrar,
+        settings=EndpointSettings(max_message_size=sip_cfg.max_message_size),
+    )
+
+    def locate(user: str, now: float) -> list[str]:
+        return [b.contact for b in registrar.lookup(user, now)]
+
+    controller = CallController(
+        Router(list(config.routes), list(config.trunks)),
+        locate,
+        ids.sequence,
+        ControllerSettings(
+            ring_timeout=sip_cfg.ring_timeout, session_expires=sip_cfg.session_expires
+        ),
+    )
+    switch = CallSwitch(endpoint, controller)
+    return switch
