@@ -42,6 +42,7 @@ from cti_server.sip.validation import validate_request
 
 log = logging.getLogger(__name__)
 
+ANSWERABLE = ("Via", "From", "To", "Call-ID", "CSeq")  # what a response must copy (§8.2.6.2)
 KNOWN_METHODS = {
     "INVITE",
     "ACK",
@@ -191,8 +192,12 @@ class SipEndpoint:
     def _reject_unparsable(
         self, exc: SipParseError, peer: Peer, request: SipRequest | None = None
     ) -> None:
-        partial = request or getattr(exc, "partial", None)
-        if partial is None or partial.method == "ACK":
+        partial = request or exc.partial
+        if (
+            partial is None
+            or partial.method == "ACK"  # never answered (RFC 3261 §17.2.1)
+            or any(name not in partial.headers for name in ANSWERABLE)
+        ):
             self.dropped[_reason_label(exc.reason)] += 1
             return
         try:

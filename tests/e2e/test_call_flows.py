@@ -1,0 +1,88 @@
+"""Call flows through the B2BUA with SIPp on both sides over real UDP on 127.0.0.1.
+
+Each test checks three things: what the caller heard (SIPp's scenario passes, and for
+failures the logged ``final=<status>``), what the agent side saw (its scenario passes), and
+the domain events the server logged (``call_cleared cause=...``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Server, free_port
+from tests.e2e.helpers import matching, register_agent, run_sipp, wait_event
+
+pytestmark = pytest.mark.e2e
+
+
+def _agent(tmp: Path, server: Server, scenario: str, user: str = "1001",
+           password: str = "pw1001", name: str = "agent"):  # noqa: ANN202
+    """Start a SIPp agent UAS with ``scenario`` and register ``user`` with its port."""
+    port = free_port()
+    agent = run_sipp(tmp, name, scenario, server.port, "-s", user, port=port)
+    register_agent(tmp, server, user, password, port)
+    return agent
+
+
+def test_caller_cancel_while_ringing(server: Server, tmp_path: Path) -> None:
+    agent = _agent(tmp_path, server, "agent_ring_cancel.xml")
+    caller = run_sipp(tmp_path, "caller", "caller_cancel.xml", server.port, "-s", "1001")
+    assert caller.finish() == 0, caller.explain()
+    assert agent.finish() == 0, agent.explain()
+    assert wait_event(server, "call_cleared", cause="cancelled"), server.log()
+    assert len(server.events("call_alerting")) == 1
+    assert not server.events("call_established")
+    # The CANCEL was passed on to the agent leg: its INVITE ended with our 487.
+    assert "CANCEL sip:" in agent.messages()
+
+
+def test_agent_busy_gives_caller_486(server: Server, tmp_path: Path) -> None:
+    agent = _agent(tmp_path, server, "agent_busy.xml")
+    caller = run_sipp(tmp_path, "caller", "caller_rejected.xml", server.port, "-s", "1001")
+    assert caller.finish() == 0, caller.explain()
+    assert agent.finish() == 0, agent.explain()
+    assert "final=486" in caller.logs(), caller.explain()
+    assert wait_event(server, "call_failed", status=486, agent_id="1001"), server.log()
+    assert wait_event(server, "call_cleared", cause="rejected", status=486), server.log()
+
+
+def test_unregistered_extension_gives_480(server: Server, tmp_path: Path) -> None:
+    caller = run_sipp(tmp_path, "caller", "caller_rejected.xml", server.port, "-s", "1002")
+    assert caller.finish() == 0, caller.explain()
+    assert "final=480" in caller.logs(), caller.explain()
+    assert wait_event(server, "call_cleared", status=480), server.log()
+    assert not server.events("call_originated")
+
+
+def test_unknown_number_gives_404(server: Server, tmp_path: Path) -> None:
+    caller = run_sipp(tmp_path, "caller", "caller_rejected.xml", server.port, "-s", "5555")
+    assert caller.finish() == 0, caller.explain()
+    assert "final=404" in caller.logs(), caller.explain()
+    assert wait_event(server, "call_cleared", cause="no_route", status=404), server.log()
+    (delivered,) = server.events("call_delivered")
+    assert "called=5555" in delivered
+
+
+def test_agent_hangs_up_first(server: Server, tmp_path: Path) -> None:
+    agent = _agent(tmp_path, server, "agent_hangup.xml")
+    caller = run_sipp(tmp_path, "caller", "caller_wait_bye.xml", server.port, "-s", "1001")
+    assert caller.finish() == 0, caller.explain()
+    assert agent.finish() == 0, agent.explain()
+    assert wait_event(server, "call_cleared", cause="callee_hangup"), server.log()
+    assert len(server.events("call_established")) == 1
+
+
+def test_caller_holds_and_retrieves(server: Server, tmp_path: Path) -> None:
+    agent = _agent(tmp_path, server, "agent_answer_reinvite.xml")
+    caller = run_sipp(tmp_path, "caller", "caller_hold.xml", server.port, "-s", "1001")
+    assert caller.finish() == 0, caller.explain()
+    assert agent.finish() == 0, agent.explain()
+    assert wait_event(server, "call_cleared", cause="caller_hangup"), server.log()
+    assert len(server.events("call_held")) == 1, server.log()
+    assert len(server.events("call_retrieved")) == 1, server.log()
+    # The agent saw both re-INVITEs, the hold one first, with the caller's direction.
+    assert agent.logs().split() == ["reinvite", "hold=a=sendonly", "reinvite", "hold="], (
+        agent.logs())
+    assert matching(server, "call_established", agent_id="1001")
