@@ -41,9 +41,27 @@ def validate_request(request: SipRequest, local: LocalAddress) -> tuple[int, lis
         encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding not in ("identity", ""):
             return 415, [("Accept-Encoding", "identity")]
+    if request.method == "INVITE" and not _accepts_sdp(request):
+        return 406, [("Accept", "application/sdp")]  # RFC 4475 §3.3.15 (sdp01)
+    if request.method == "REGISTER" and not _to_is_sip(request):
+        return 416, []  # the address-of-record must be a SIP URI (RFC 4475 §3.3.4)
     if is_loop(request, local):
         return 482, []
     return 0, []
+
+
+def _accepts_sdp(request: SipRequest) -> bool:
+    accepted = request.headers.get_all("Accept")
+    if not accepted:
+        return True  # §20.1: no Accept means application/sdp
+    types = {v.split(";")[0].strip().lower() for value in accepted for v in value.split(",")}
+    return bool(types & {"application/sdp", "application/*", "*/*", ""})
+
+
+def _to_is_sip(request: SipRequest) -> bool:
+    to = (request.headers.get("To") or "").strip()
+    uri = to[to.find("<") + 1 :] if "<" in to else to.split('"')[-1].strip()
+    return uri.lower().startswith(("sip:", "sips:"))
 
 
 def is_loop(request: SipRequest, local: LocalAddress) -> bool:

@@ -83,6 +83,6 @@ def test_caller_holds_and_retrieves(server: Server, tmp_path: Path) -> None:
     assert len(server.events("call_held")) == 1, server.log()
     assert len(server.events("call_retrieved")) == 1, server.log()
     # The agent saw both re-INVITEs, the hold one first, with the caller's direction.
-    assert agent.logs().split() == ["reinvite", "hold=a=sendonly", "reinvite", "hold="], (
+    assert agent.logs().split() == ["reinvite", "offer=sendonly", "reinvite", "offer=sendrecv"], (
         agent.logs())
     assert matching(server, "call_established", agent_id="1001")
