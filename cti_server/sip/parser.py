@@ -112,7 +112,10 @@ def parse_message(data: bytes, *, max_size: int = 65535) -> SipRequest | SipResp
         single.clear()
         vias.clear()
         lines = _FOLD_RE.sub(" ", text).split("\n")  # RFC 3261 §7.3.1: a fold is one SP
-        items = _read_fields(lines, mask, single, vias, errors)
+        try:
+            items = _read_fields(lines, mask, single, vias, errors)
+        except _Folded:  # still a continuation line: one that follows no header at all
+            raise SipParseError("Continuation line without a header field", 400) from None
     body = _slice_body(body, single.get("Content-Length"), errors)
     _check_core(vias, single, method, errors)
     headers = Headers.from_canonical(items)
