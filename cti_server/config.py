@@ -209,7 +209,7 @@ class Config(_Model):
 # --- YAML with line numbers --------------------------------------------------------------------
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(yaml.SafeLoader):  # type: ignore[misc]
     """SafeLoader that records the line of every mapping key and sequence item."""
 
 

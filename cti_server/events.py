@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,9 +31,10 @@ def from_json(text: str) -> Event:
     payload = json.loads(text)
     cls = event_types()[payload.pop("name")]
     known = {f.name for f in dataclasses.fields(cls)}
-    return cls(
-        **{k: (tuple(v) if isinstance(v, list) else v) for k, v in payload.items() if k in known}
-    )
+    args: dict[str, Any] = {
+        k: (tuple(v) if isinstance(v, list) else v) for k, v in payload.items() if k in known
+    }
+    return cls(**args)
 
 
 def event_types() -> dict[str, type[Event]]:

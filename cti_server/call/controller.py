@@ -256,6 +256,9 @@ class CallController:
         leg.sdp = e.sdp
         if leg is call.transfer_leg:
             target = call.peer if call.transferor is call.inbound else call.inbound
+            if target is None or not target.up:
+                leg.apply(LegInput.HANGUP, now)
+                return [AckLeg(leg_id=leg.leg_id), ByeLeg(leg_id=leg.leg_id)]
             call.pending_reinvite = (leg.leg_id, target.leg_id)
             return [ReinviteLeg(leg_id=target.leg_id, sdp=e.sdp)]
         if leg is not call.peer:

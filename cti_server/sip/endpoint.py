@@ -31,6 +31,8 @@ from cti_server.sip.parser import StreamFramer, parse_message
 from cti_server.sip.peer import Peer
 from cti_server.sip.registrar import Registrar, contact_response_values
 from cti_server.sip.transaction import (
+    ClientKey,
+    ServerKey,
     RequestReceived,
     ResponseReceived,
     StrayResponse,
@@ -273,7 +275,7 @@ class SipEndpoint:
         else:
             self._reply(key, request, 501, now=now, extra=[("Allow", ALLOW)])
 
-    def _authenticate(self, key: object, request: SipRequest, peer: Peer, now: float) -> str | None:
+    def _authenticate(self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float) -> str | None:
         """The authenticated account's user, or None once a 401/403 has been sent."""
         verdict = self._access.check(request, peer.addr[0], now, self._ids.nonce())
         self.domain_events.extend(verdict.events)
@@ -285,7 +287,7 @@ class SipEndpoint:
 
     # --- INVITE, CANCEL, REGISTER ---------------------------------------------------------
 
-    def _on_invite(self, key: object, request: SipRequest, peer: Peer, now: float) -> None:
+    def _on_invite(self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float) -> None:
         self._reply(key, request, 100, now=now)  # at once: pyVoIP waits for it (stack.md §4)
         trunk = self._trunks.match(peer.addr[0])
         auth_user: str | None = None
@@ -299,7 +301,7 @@ class SipEndpoint:
         except SipParseError as exc:
             self._reply(key, request, 400, reason=_safe_reason(exc.reason), now=now)
             return
-        if request.body and request.headers.get("Content-Type", "").startswith("multipart"):
+        if request.body and (request.headers.get("Content-Type") or "").startswith("multipart"):
             self._reply(key, request, 415, now=now, extra=[("Accept", "application/sdp")])
             return
         mf = request.headers.get("Max-Forwards")
@@ -319,7 +321,7 @@ class SipEndpoint:
             )
         )
 
-    def _on_cancel(self, key: object, request: SipRequest, peer: Peer, now: float) -> None:
+    def _on_cancel(self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float) -> None:
         invite_key = self._txn.find_invite_for_cancel(request, peer)
         leg = None
         if invite_key is not None:
@@ -332,7 +334,7 @@ class SipEndpoint:
         self._leg_events.extend(self.legs.events)
         self.legs.events.clear()
 
-    def _on_register(self, key: object, request: SipRequest, peer: Peer, now: float) -> None:
+    def _on_register(self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float) -> None:
         user = self._authenticate(key, request, peer, now)
         if user is None:
             return
@@ -413,7 +415,7 @@ class SipEndpoint:
 
     def _reply(
         self,
-        key: object,
+        key: ServerKey | None,
         request: SipRequest,
         status: int,
         *,
@@ -447,7 +449,9 @@ class SipEndpoint:
 
     def _on_timeout(self, e: TransactionTimedOut, now: float) -> None:
         if e.kind == "client":
-            purpose = self.legs.client_purpose.pop(e.key, None)
+            purpose = (
+                self.legs.client_purpose.pop(e.key, None) if isinstance(e.key, ClientKey) else None
+            )
             if purpose is None:
                 return
             leg = self.legs.legs.get(purpose[0])

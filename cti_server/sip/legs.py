@@ -22,7 +22,13 @@ from cti_server.sip.headers import parse_cseq, parse_name_addr, parse_uri
 from cti_server.sip.local import LocalAddress
 from cti_server.sip.message import Headers, SipRequest, SipResponse, reason_phrase
 from cti_server.sip.peer import Peer
-from cti_server.sip.transaction import TransactionLayer, make_cancel, make_response
+from cti_server.sip.transaction import (
+    ClientKey,
+    ServerKey,
+    TransactionLayer,
+    make_cancel,
+    make_response,
+)
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, INFO"
 
@@ -34,15 +40,15 @@ class SipLeg:
     invite: SipRequest
     peer: Peer
     local_tag: str
-    server_key: object | None = None  # inbound: the INVITE server transaction
-    client_key: object | None = None  # outbound: the INVITE client transaction
+    server_key: ServerKey | None = None  # inbound: the INVITE server transaction
+    client_key: ClientKey | None = None  # outbound: the INVITE client transaction
     dialog: Dialog | None = None
     answered: bool = False
     cancelling: bool = False  # outbound: CANCEL wanted (sent once a 1xx arrived)
     cancel_sent: bool = False
     auto_ack: bool = True
     ended: bool = False
-    reinvite: tuple[object, SipRequest] | None = None  # re-INVITE awaiting the controller
+    reinvite: tuple[ServerKey, SipRequest] | None = None  # re-INVITE awaiting the controller
     last_2xx_ack: SipRequest | None = None
     refer_seq: int = 0
     pending_acks: list[bytes] = field(default_factory=list)
@@ -56,7 +62,7 @@ class LegManager:
         self.legs: dict[str, SipLeg] = {}
         self._by_dialog: dict[tuple[str, str], str] = {}  # (Call-ID, our tag) -> leg id
         self._by_call_id: dict[str, list[str]] = {}
-        self.client_purpose: dict[object, tuple[str, str]] = {}  # client txn key -> (leg, what)
+        self.client_purpose: dict[ClientKey, tuple[str, str]] = {}  # client txn key -> (leg, what)
         self.events: list[le.LegEvent] = []
 
     # --- bookkeeping ----------------------------------------------------------------------
@@ -97,7 +103,7 @@ class LegManager:
     # --- inbound dialog requests ---------------------------------------------------------
 
     def on_in_dialog(
-        self, leg: SipLeg, key: object, request: SipRequest, peer: Peer, now: float
+        self, leg: SipLeg, key: ServerKey | None, request: SipRequest, peer: Peer, now: float
     ) -> None:
         method = request.method
         if leg.dialog is not None and method not in ("ACK", "CANCEL"):
@@ -112,7 +118,7 @@ class LegManager:
             self.events.append(le.LegHungUp(leg_id=leg.leg_id))
             self.forget(leg)
         elif method == "INVITE":
-            if leg.reinvite is not None or not leg.answered:
+            if leg.reinvite is not None or not leg.answered or key is None:
                 self.respond(key, request, 491, leg=leg, now=now)
                 return
             leg.reinvite = (key, request)
@@ -147,7 +153,7 @@ class LegManager:
     # --- responses to our requests -------------------------------------------------------
 
     def on_response(
-        self, key: object, response: SipResponse, retransmission: bool, now: float
+        self, key: ClientKey, response: SipResponse, retransmission: bool, now: float
     ) -> None:
         purpose = self.client_purpose.get(key)
         if purpose is None:
@@ -221,7 +227,7 @@ class LegManager:
 
     def respond(
         self,
-        key: object,
+        key: ServerKey | None,
         request: SipRequest,
         status: int,
         *,
