@@ -332,6 +332,8 @@ class CallController:
         other = call.other(leg)
         if other is None or not other.up or call.pending_reinvite is not None:
             return [AnswerReinvite(leg_id=leg.leg_id, status=491 if other else 488)]
+        if not e.sdp:  # a refresh without an offer: offer the far end's current session back
+            return [AnswerReinvite(leg_id=leg.leg_id, status=200, sdp=other.sdp)]
         leg.sdp = e.sdp
         call.pending_reinvite = (leg.leg_id, other.leg_id)
         hold = is_hold(e.sdp)

@@ -30,11 +30,12 @@ from cti_server.sip.message import SipRequest, reason_phrase
 from cti_server.sip.parser import StreamFramer, parse_message
 from cti_server.sip.peer import Peer
 from cti_server.sip.registrar import Registrar, contact_response_values
+from cti_server.sip.response_routing import stamp_and_route
 from cti_server.sip.transaction import (
     ClientKey,
-    ServerKey,
     RequestReceived,
     ResponseReceived,
+    ServerKey,
     StrayResponse,
     TransactionLayer,
     TransactionTimedOut,
@@ -183,7 +184,7 @@ class SipEndpoint:
         try:
             if isinstance(message, SipRequest):
                 self.received[message.method if message.method in KNOWN_METHODS else "other"] += 1
-                self._txn.receive_request(message, peer, now)
+                self._txn.receive_request(message, stamp_and_route(message, peer), now)
             else:
                 self.received["response"] += 1
                 self._txn.receive_response(message, peer, now)
@@ -265,7 +266,6 @@ class SipEndpoint:
                 extra=[
                     ("Allow", ALLOW),
                     ("Accept", "application/sdp"),
-                    ("Supported", "replaces, norefersub"),
                     ("Accept-Language", "ko, en"),
                 ],
             )
@@ -275,7 +275,9 @@ class SipEndpoint:
         else:
             self._reply(key, request, 501, now=now, extra=[("Allow", ALLOW)])
 
-    def _authenticate(self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float) -> str | None:
+    def _authenticate(
+        self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float
+    ) -> str | None:
         """The authenticated account's user, or None once a 401/403 has been sent."""
         verdict = self._access.check(request, peer.addr[0], now, self._ids.nonce())
         self.domain_events.extend(verdict.events)
@@ -287,7 +289,9 @@ class SipEndpoint:
 
     # --- INVITE, CANCEL, REGISTER ---------------------------------------------------------
 
-    def _on_invite(self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float) -> None:
+    def _on_invite(
+        self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float
+    ) -> None:
         self._reply(key, request, 100, now=now)  # at once: pyVoIP waits for it (stack.md §4)
         trunk = self._trunks.match(peer.addr[0])
         auth_user: str | None = None
@@ -321,7 +325,9 @@ class SipEndpoint:
             )
         )
 
-    def _on_cancel(self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float) -> None:
+    def _on_cancel(
+        self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float
+    ) -> None:
         invite_key = self._txn.find_invite_for_cancel(request, peer)
         leg = None
         if invite_key is not None:
@@ -334,7 +340,9 @@ class SipEndpoint:
         self._leg_events.extend(self.legs.events)
         self.legs.events.clear()
 
-    def _on_register(self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float) -> None:
+    def _on_register(
+        self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float
+    ) -> None:
         user = self._authenticate(key, request, peer, now)
         if user is None:
             return

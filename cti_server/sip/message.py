@@ -128,6 +128,15 @@ class Headers:
             out.append((name, value))
         self._items = out
 
+    def replace_first(self, name: str, value: str) -> bool:
+        """Rewrite the first occurrence in place (a stamped top Via); False if absent."""
+        name = canonical_name(name)
+        for i, (n, _) in enumerate(self._items):
+            if n == name:
+                self._items[i] = (name, value)
+                return True
+        return False
+
     def remove(self, name: str) -> None:
         name = canonical_name(name)
         self._items = [(n, v) for n, v in self._items if n != name]

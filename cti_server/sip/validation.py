@@ -10,7 +10,9 @@ from cti_server.sip.headers import parse_via
 from cti_server.sip.local import LocalAddress
 from cti_server.sip.message import SipRequest
 
-SUPPORTED_EXTENSIONS = frozenset({"replaces", "norefersub", "path", "outbound", "timer"})
+# Option tags we honour when a request Requires them (§8.2.2.3). None yet: session timers
+# (RFC 4028), 100rel, Replaces and Path are not implemented, so requiring them gets 420.
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset()
 SDP_TYPES = frozenset({"application/sdp", "multipart/mixed", "multipart/alternative"})
 
 

@@ -13,13 +13,13 @@ pytestmark = pytest.mark.e2e
 
 OPTIONS = (
     "OPTIONS sip:ping@127.0.0.1 SIP/2.0\r\n"
-    "Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-opt-{n}\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-opt-{n};rport\r\n"
     "From: <sip:probe@127.0.0.1>;tag=p{n}\r\nTo: <sip:ping@127.0.0.1>\r\n"
     "Call-ID: opt-{n}@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
     "Content-Length: 0\r\n\r\n"
 )
 BAD_VIA_INVITE = (
-    "INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKx\r\n"
+    "INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKx;rport\r\n"
     "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: bad-cl@x\r\n"
     "CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 500\r\n\r\nv=0\r\n"
 )

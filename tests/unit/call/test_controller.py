@@ -251,3 +251,10 @@ def test_reaper_probes_connected_legs_and_clears_a_dead_call() -> None:
 def test_flow_target_is_unavailable_until_the_ivr_serves_it() -> None:
     c = make_controller()
     assert c.handle(invite("ivr"), 0.0) == [RespondLeg(leg_id="in1", status=503)]
+
+
+def test_reinvite_without_offer_is_answered_with_the_far_end_session() -> None:
+    c = make_controller()
+    connect(c)
+    assert c.handle(le.LegReinvited(leg_id="in1", sdp=b""), 3.0) == [
+        AnswerReinvite(leg_id="in1", status=200, sdp=SDP_B)]

@@ -207,7 +207,7 @@ def test_requests_the_endpoint_refuses(switch: CallSwitch, raw_change: tuple[str
     out = sent(switch)
     assert out and out[-1][0].split()[1] == status, out
     if status == "420":
-        assert header(out[-1][0], "Unsupported") == "foo"
+        assert header(out[-1][0], "Unsupported") == "foo, timer"
 
 
 def test_options_unknown_method_and_stray_bye(switch: CallSwitch) -> None:
