@@ -178,10 +178,13 @@ class Config(_Model):
     @model_validator(mode="after")
     def _references(self) -> Config:
         trunk_names = {t.name for t in self.trunks}
-        users = [a.user for a in self.accounts]
+        users = [a.user for a in self.accounts] + [t.username for t in self.trunks if t.username]
         dupes = {u for u in users if users.count(u) > 1}
         if dupes:
-            raise ValueError(f"duplicate account users: {', '.join(sorted(dupes))}")
+            raise ValueError(f"duplicate account or trunk users: {', '.join(sorted(dupes))}")
+        for trunk in self.trunks:
+            if bool(trunk.username) != bool(trunk.password):
+                raise ValueError(f"trunk {trunk.name!r}: give both username and password")
         for route in self.routes:
             kind, _, value = route.target.partition(":")
             if kind == "trunk" and value not in trunk_names:

@@ -30,6 +30,16 @@ def accounts_from_config(config: Config) -> AccountBook:
         sha = a.ha1_sha256 or (ha1(a.user, realm, a.password, "SHA-256") if a.password else None)
         algos = tuple(a.digest_algorithms) if a.digest_algorithms else None
         book.put(Account(a.user, md5, sha, a.display_name, algos))
+    for t in config.trunks:
+        if t.username and t.password:
+            book.put(
+                Account(
+                    t.username,
+                    ha1(t.username, realm, t.password, "MD5"),
+                    ha1(t.username, realm, t.password, "SHA-256"),
+                    trunk=t.name,
+                )
+            )
     return book
 
 

@@ -35,6 +35,7 @@ class AccessVerdict:
     reason: str | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    trunk: str | None = None  # set when the account is a gateway's trunk credential
 
 
 class AccessControl:
@@ -77,7 +78,7 @@ class AccessControl:
             )
         if outcome == "ok" and account is not None:
             self._guard.record_success(source_ip, creds.username, now)
-            return AccessVerdict(account.user)
+            return AccessVerdict(account.user, trunk=account.trunk)
         if outcome != "wrong":  # stale, unknown or replayed nonce: ask again, no penalty
             return self._challenge(request, now, nonce_seed, stale=outcome == "stale")
         self.failures += 1

@@ -17,6 +17,7 @@ class Account:
     ha1_sha256: str | None
     display_name: str | None = None
     algorithms: tuple[str, ...] | None = None  # challenge only with these (old phones)
+    trunk: str | None = None  # the trunk these credentials belong to (a gateway, not an agent)
 
     def ha1(self, algorithm: str) -> str | None:
         algo = algorithm.upper().removesuffix("-SESS")

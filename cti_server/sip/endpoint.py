@@ -20,7 +20,7 @@ from cti_server import actions as act
 from cti_server.events import AgentRegistered, AgentUnregistered, Event
 from cti_server.ids import IdFactory
 from cti_server.sip import leg_events as le
-from cti_server.sip.access import AccessControl
+from cti_server.sip.access import AccessControl, AccessVerdict
 from cti_server.sip.accounts import TrunkTable
 from cti_server.sip.errors import SipParseError
 from cti_server.sip.headers import parse_name_addr, parse_uri
@@ -277,15 +277,15 @@ class SipEndpoint:
 
     def _authenticate(
         self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float
-    ) -> str | None:
-        """The authenticated account's user, or None once a 401/403 has been sent."""
+    ) -> AccessVerdict:
+        """Who sent this; when ``user`` is None a 401/403 has already been sent."""
         verdict = self._access.check(request, peer.addr[0], now, self._ids.nonce())
         self.domain_events.extend(verdict.events)
         if verdict.user is None:
             self._reply(
                 key, request, verdict.status, reason=verdict.reason, extra=verdict.headers, now=now
             )
-        return verdict.user
+        return verdict
 
     # --- INVITE, CANCEL, REGISTER ---------------------------------------------------------
 
@@ -296,9 +296,11 @@ class SipEndpoint:
         trunk = self._trunks.match(peer.addr[0])
         auth_user: str | None = None
         if trunk is None:
-            auth_user = self._authenticate(key, request, peer, now)
-            if auth_user is None:
+            verdict = self._authenticate(key, request, peer, now)
+            if verdict.user is None:
                 return
+            trunk = verdict.trunk  # a gateway that authenticates with digest
+            auth_user = verdict.user if trunk is None else None
         try:
             from_hdr = parse_name_addr(request.headers.get("From") or "", "From")
             called = parse_uri(request.uri).user or ""
@@ -314,7 +316,8 @@ class SipEndpoint:
         self._leg_events.append(
             le.InviteReceived(
                 leg_id=leg.leg_id,
-                caller=from_hdr.uri.user or auth_user or "anonymous",
+                # an agent's calling number is its account, whatever its From says
+                caller=auth_user or from_hdr.uri.user or "anonymous",
                 caller_display=from_hdr.display,
                 called=called,
                 sdp=request.body,
@@ -343,8 +346,12 @@ class SipEndpoint:
     def _on_register(
         self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float
     ) -> None:
-        user = self._authenticate(key, request, peer, now)
+        verdict = self._authenticate(key, request, peer, now)
+        user = verdict.user
         if user is None:
+            return
+        if verdict.trunk is not None:
+            self._reply(key, request, 403, reason="Trunks do not register here", now=now)
             return
         try:
             aor_user = parse_name_addr(request.headers.get("To") or "", "To").uri.user

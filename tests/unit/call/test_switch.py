@@ -20,8 +20,10 @@ accounts:
   - {user: "1001", password: "secret1"}
 trunks:
   - {name: gw, allow_from: [192.0.2.0/24]}
+  - {name: carrier, username: carrier1, password: trunkpw, outbound_uri: "sip:198.51.100.1"}
 routes:
   - {match: '1\\d{3}', target: 'extension:\\g<0>'}
+  - {match: '0\\d+', target: 'trunk:carrier'}
 """
 GW = ("192.0.2.10", 5060)
 PHONE = ("10.0.0.50", 5062)
@@ -61,13 +63,14 @@ def header(text: str, name: str) -> str:
     return m.group(1)
 
 
-def digest_response(challenge: str, method: str, uri: str, password: str, algo: str) -> str:
+def digest_response(challenge: str, method: str, uri: str, password: str, algo: str,
+                    user: str = "1001") -> str:
     h = hashlib.sha256 if algo == "SHA-256" else hashlib.md5
     nonce = re.search(r'nonce="([^"]+)"', challenge).group(1)  # type: ignore[union-attr]
-    ha1 = h(f"1001:cti.local:{password}".encode()).hexdigest()
+    ha1 = h(f"{user}:cti.local:{password}".encode()).hexdigest()
     ha2 = h(f"{method}:{uri}".encode()).hexdigest()
     resp = h(f"{ha1}:{nonce}:00000001:abc:auth:{ha2}".encode()).hexdigest()
-    return (f'Digest username="1001", realm="cti.local", nonce="{nonce}", uri="{uri}", '
+    return (f'Digest username="{user}", realm="cti.local", nonce="{nonce}", uri="{uri}", '
             f'response="{resp}", algorithm={algo}, qop=auth, nc=00000001, cnonce="abc"\r\n')
 
 
@@ -231,3 +234,32 @@ def test_unparsable_datagrams_are_dropped_and_counted(switch: CallSwitch) -> Non
     # a request missing Call-ID cannot be answered (no dialog to name): dropped and counted
     assert sent(switch) == []
     assert sum(switch.endpoint.dropped.values()) == 4
+
+
+def authenticated_invite(switch: CallSwitch, user: str, password: str, called: str,
+                         from_user: str) -> list[tuple[str, tuple[str, int]]]:
+    src = ("203.0.113.5", 5060)
+    uri = f"sip:{called}@10.0.0.1"
+    switch.receive_datagram(request("INVITE", uri, src, from_user=from_user, body=SDP), src, 0.0)
+    challenge = sent(switch)[-1][0]
+    auth = "Authorization: " + digest_response(
+        header(challenge, "WWW-Authenticate"), "INVITE", uri, password, "SHA-256", user=user)
+    switch.receive_datagram(request("INVITE", uri, src, cseq=2, branch="z9hG4bKa2", body=SDP,
+                                    from_user=from_user, extra=auth), src, 0.0)
+    return sent(switch)
+
+
+def test_a_gateway_authenticating_with_trunk_credentials_is_a_trunk_call(
+        switch: CallSwitch) -> None:
+    register(switch)
+    switch.drain_events()
+    out = authenticated_invite(switch, "carrier1", "trunkpw", "1001", from_user="0319998888")
+    assert first_lines(out) == ["SIP/2.0 100 Trying", "INVITE sip:1001@10.0.0.50:5062 SIP/2.0"]
+    delivered = next(e for e in switch.drain_events() if isinstance(e, ev.CallDelivered))
+    assert delivered.trunk == "carrier" and delivered.caller == "0319998888"
+
+
+def test_an_agent_cannot_spoof_its_calling_number(switch: CallSwitch) -> None:
+    out = authenticated_invite(switch, "1001", "secret1", "0101234567", from_user="0800000000")
+    assert first_lines(out)[-1] == "INVITE sip:0101234567@198.51.100.1 SIP/2.0"
+    assert "<sip:1001@" in header(out[-1][0], "From")
