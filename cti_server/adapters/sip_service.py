@@ -30,6 +30,7 @@ class SipService:
         self._timer = DeadlineTimer(reactor, self._on_timer)
         self.send_errors = 0
         self.internal_errors = 0
+        self.refused_connections = 0
 
     # --- input ----------------------------------------------------------------------------
 
@@ -60,6 +61,12 @@ class SipService:
 
     def count_send_error(self) -> None:
         self.send_errors += 1
+
+    def stream_count(self) -> int:
+        return len(self._streams)
+
+    def count_refused_connection(self) -> None:
+        self.refused_connections += 1
 
     # --- output ---------------------------------------------------------------------------
 

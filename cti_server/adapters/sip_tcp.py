@@ -1,10 +1,16 @@
-"""SIP over TCP: one Protocol per connection, framing done by the core (``StreamFramer``)."""
+"""SIP over TCP: one Protocol per connection, framing done by the core (``StreamFramer``).
+
+A connection that sends nothing for ``IDLE_TIMEOUT`` seconds is closed (phones keep theirs
+open with RFC 5626 CRLF pings or re-REGISTERs), and the factory refuses connections past
+``MAX_CONNECTIONS`` so a scanner cannot exhaust file descriptors.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from twisted.internet.protocol import ClientFactory, Factory, Protocol
+from twisted.protocols.policies import TimeoutMixin
 
 if TYPE_CHECKING:
     from twisted.internet.interfaces import IAddress
@@ -13,13 +19,22 @@ if TYPE_CHECKING:
     from cti_server.adapters.sip_service import SipService
 
 
-class SipTcpProtocol(Protocol):
+IDLE_TIMEOUT = 600.0
+MAX_CONNECTIONS = 4096
+
+
+class SipTcpProtocol(Protocol, TimeoutMixin):
     def __init__(self, service: SipService, conn_id: str) -> None:
         self._service = service
         self.conn_id = conn_id
         self.pending: list[bytes] = []
 
     def connectionMade(self) -> None:
+        if self._service.stream_count() >= MAX_CONNECTIONS:
+            self._service.count_refused_connection()
+            self.transport.abortConnection()  # type: ignore[union-attr]
+            return
+        self.setTimeout(IDLE_TIMEOUT)
         peer = self.transport.getPeer()  # type: ignore[union-attr]
         self._service.stream_opened(self, (peer.host, peer.port))
         for data in self.pending:
@@ -27,11 +42,16 @@ class SipTcpProtocol(Protocol):
         self.pending.clear()
 
     def dataReceived(self, data: bytes) -> None:
+        self.resetTimeout()
         if not self._service.stream_data(self.conn_id, data):
             self.transport.loseConnection()  # type: ignore[union-attr]
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        self.setTimeout(None)
         self._service.stream_closed(self.conn_id)
+
+    def timeoutConnection(self) -> None:
+        self.transport.loseConnection()  # type: ignore[union-attr]
 
     def send(self, data: bytes) -> None:
         if self.transport is None:

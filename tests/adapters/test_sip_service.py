@@ -95,3 +95,36 @@ def test_tcp_stream_split_anywhere_is_framed_and_answered() -> None:
     assert transport.value() == b"\r\n"
     protocol.dataReceived(b"GARBAGE WITHOUT FRAMING\r\n\r\n")
     assert transport.disconnecting
+
+
+def test_idle_tcp_connection_is_closed_after_the_timeout() -> None:
+    from cti_server.adapters import sip_tcp
+
+    service, _, _, _ = make()
+    clock = task.Clock()
+    protocol = SipTcpFactory(service).buildProtocol(IPv4Address("TCP", "192.0.2.9", 5999))
+    protocol.callLater = clock.callLater  # TimeoutMixin's clock hook
+    transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.9", 5999))
+    protocol.makeConnection(transport)
+    clock.advance(sip_tcp.IDLE_TIMEOUT - 1)
+    protocol.dataReceived(b"\r\n\r\n")  # a keep-alive resets the timer
+    clock.advance(sip_tcp.IDLE_TIMEOUT - 1)
+    assert not transport.disconnecting
+    clock.advance(2)
+    assert transport.disconnecting
+
+
+def test_connections_past_the_limit_are_refused(monkeypatch: Any) -> None:
+    from cti_server.adapters import sip_tcp
+
+    monkeypatch.setattr(sip_tcp, "MAX_CONNECTIONS", 1)
+    service, _, _, _ = make()
+    factory = SipTcpFactory(service)
+    transports = []
+    for port in (5001, 5002):
+        protocol = factory.buildProtocol(IPv4Address("TCP", "192.0.2.9", port))
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.9", port))
+        protocol.makeConnection(transport)
+        transports.append(transport)
+    assert service.refused_connections == 1
+    assert service.stream_count() == 1
