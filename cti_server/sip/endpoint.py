@@ -24,6 +24,7 @@ from cti_server.sip.access import AccessControl, AccessVerdict
 from cti_server.sip.accounts import TrunkTable
 from cti_server.sip.errors import SipParseError
 from cti_server.sip.headers import parse_name_addr, parse_uri
+from cti_server.sip.leg_actions import execute_action, on_timeout, peer_for_uri
 from cti_server.sip.legs import ALLOW, LegManager, SipLeg, user_of
 from cti_server.sip.local import LocalAddress
 from cti_server.sip.message import SipRequest, reason_phrase
@@ -32,7 +33,6 @@ from cti_server.sip.peer import Peer
 from cti_server.sip.registrar import Registrar, contact_response_values
 from cti_server.sip.response_routing import stamp_and_route
 from cti_server.sip.transaction import (
-    ClientKey,
     RequestReceived,
     ResponseReceived,
     ServerKey,
@@ -222,7 +222,7 @@ class SipEndpoint:
             elif isinstance(event, StrayResponse):
                 self.dropped["stray_response"] += 1
             elif isinstance(event, TransactionTimedOut):
-                self._on_timeout(event, now)
+                on_timeout(self.legs, event, now)
         self._leg_events.extend(self.legs.events)
         self.legs.events.clear()
 
@@ -334,7 +334,7 @@ class SipEndpoint:
         invite_key = self._txn.find_invite_for_cancel(request, peer)
         leg = None
         if invite_key is not None:
-            leg = next((lg for lg in self.legs.legs.values() if lg.server_key == invite_key), None)
+            leg = self.legs.by_server_key(invite_key)
         if leg is None:
             self._reply(key, request, 481, now=now)
             return
@@ -368,7 +368,7 @@ class SipEndpoint:
         elif result.status == 200:
             extra += [("Contact", c) for c in contact_response_values(result.bindings, now)]
             for binding in result.bindings:
-                if peer.reliable or _peer_for_uri(binding.contact) is None:
+                if peer.reliable or peer_for_uri(binding.contact) is None:
                     # TCP: reuse the phone's connection; a hostname Contact: we resolve no
                     # names, so the address it registered from is the one that works.
                     self._contact_peer[binding.contact] = peer
@@ -388,43 +388,10 @@ class SipEndpoint:
     # --- actions from the controller ------------------------------------------------------
 
     def execute(self, action: act.LegAction, now: float) -> None:
-        if isinstance(action, act.CreateLeg):
-            self._create_leg(action, now)
-        else:
-            leg = self.legs.legs.get(action.leg_id)
-            if leg is not None:
-                self._execute_on(leg, action, now)
+        execute_action(self.legs, action, now, self._peer_for)
         self._leg_events.extend(self.legs.events)
         self.legs.events.clear()
         self._flush()
-
-    def _execute_on(self, leg: SipLeg, action: act.LegAction, now: float) -> None:
-        match action:
-            case act.RespondLeg():
-                self.legs.answer_invite(leg, action, now)
-            case act.AckLeg():
-                self.legs.ack(leg, action.sdp)
-            case act.CancelLeg():
-                self.legs.cancel(leg, now)
-            case act.ByeLeg():
-                self.legs.bye(leg, now)
-            case act.ReinviteLeg():
-                self.legs.reinvite(leg, action.sdp, now)
-            case act.AnswerReinvite():
-                self.legs.answer_reinvite(leg, action, now)
-            case act.NotifyRefer():
-                self.legs.notify_refer(leg, action, now)
-            case act.ProbeLeg():
-                self.legs.probe(leg, now)
-
-    def _create_leg(self, action: act.CreateLeg, now: float) -> None:
-        peer = self._contact_peer.get(action.uri) or _peer_for_uri(action.uri)
-        if peer is None:
-            self._leg_events.append(
-                le.LegFailed(leg_id=action.leg_id, status=503, reason="Unresolvable target")
-            )
-            return
-        self.legs.create(action, peer, now)
 
     # --- output helpers -------------------------------------------------------------------
 
@@ -462,54 +429,13 @@ class SipEndpoint:
         else:
             self._stream_out.append((peer.conn_id, peer.addr, data))
 
-    def _on_timeout(self, e: TransactionTimedOut, now: float) -> None:
-        if e.kind == "client":
-            purpose = (
-                self.legs.client_purpose.pop(e.key, None) if isinstance(e.key, ClientKey) else None
-            )
-            if purpose is None:
-                return
-            leg = self.legs.legs.get(purpose[0])
-            if leg is None:
-                return
-            if purpose[1] == "invite":
-                self.legs.events.append(
-                    le.LegFailed(leg_id=leg.leg_id, status=408, reason="No answer from the far end")
-                )
-                self.legs.forget(leg)
-            elif purpose[1] in ("probe", "bye", "reinvite"):
-                if purpose[1] == "reinvite":
-                    self.legs.events.append(le.LegReinviteAnswered(leg_id=leg.leg_id, status=408))
-                self.legs.events.append(
-                    le.LegGone(leg_id=leg.leg_id, reason=f"{purpose[1]} timed out")
-                )
-                self.legs.forget(leg)
-        else:
-            leg = next((lg for lg in self.legs.legs.values() if lg.server_key == e.key), None)
-            if leg is not None and leg.answered:  # no ACK for our 2xx: §13.3.1.4 says BYE
-                self.legs.bye(leg, now)
-                self.legs.events.append(le.LegGone(leg_id=leg.leg_id, reason="no ACK"))
-                self.legs.forget(leg)
+    def _peer_for(self, uri: str) -> Peer | None:
+        return self._contact_peer.get(uri) or peer_for_uri(uri)
 
 
 def _to_tag(request: SipRequest) -> bool:
     to = request.headers.get("To") or ""
     return ";tag=" in to.replace(" ", "").lower()
-
-
-def _peer_for_uri(uri: str) -> Peer | None:
-    """Where to send a request for a URI with a literal IP host (no DNS in the core)."""
-    try:
-        parsed = parse_uri(uri)
-    except SipParseError:
-        return None
-    host = parsed.host
-    if host == "localhost":
-        host = "127.0.0.1"
-    if not host or not (host.replace(".", "").isdigit() or ":" in host):
-        return None
-    transport = (parsed.params.get("transport") or "udp").upper()
-    return Peer("TCP" if transport == "TCP" else "UDP", (host, parsed.port or 5060))
 
 
 def _reason_label(reason: str) -> str:

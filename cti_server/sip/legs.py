@@ -62,6 +62,7 @@ class LegManager:
         self.legs: dict[str, SipLeg] = {}
         self._by_dialog: dict[tuple[str, str], str] = {}  # (Call-ID, our tag) -> leg id
         self._by_call_id: dict[str, list[str]] = {}
+        self._by_server_key: dict[ServerKey, str] = {}  # inbound INVITE transaction -> leg
         self.client_purpose: dict[ClientKey, tuple[str, str]] = {}  # client txn key -> (leg, what)
         self.events: list[le.LegEvent] = []
 
@@ -69,12 +70,16 @@ class LegManager:
 
     def add(self, leg: SipLeg) -> None:
         self.legs[leg.leg_id] = leg
+        if leg.server_key is not None:
+            self._by_server_key[leg.server_key] = leg.leg_id
         self._by_dialog[(leg.invite.call_id, leg.local_tag)] = leg.leg_id
         self._by_call_id.setdefault(leg.invite.call_id, []).append(leg.leg_id)
 
     def forget(self, leg: SipLeg) -> None:
         leg.ended = True
         self.legs.pop(leg.leg_id, None)
+        if leg.server_key is not None:
+            self._by_server_key.pop(leg.server_key, None)
         self._by_dialog.pop((leg.invite.call_id, leg.local_tag), None)
         ids = self._by_call_id.get(leg.invite.call_id)
         if ids is not None:
@@ -82,6 +87,10 @@ class LegManager:
                 ids.remove(leg.leg_id)
             if not ids:
                 del self._by_call_id[leg.invite.call_id]
+
+    def by_server_key(self, key: ServerKey) -> SipLeg | None:
+        leg_id = self._by_server_key.get(key)
+        return self.legs.get(leg_id) if leg_id is not None else None
 
     def find(self, request: SipRequest) -> SipLeg | None:
         """The leg an in-dialog request belongs to: by Call-ID and our tag, else Call-ID alone.

@@ -19,7 +19,8 @@ OPTIONS = (
     "Content-Length: 0\r\n\r\n"
 )
 BAD_VIA_INVITE = (
-    "INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKx;rport\r\n"
+    "INVITE sip:1001@127.0.0.1 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKx;rport\r\n"
     "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: bad-cl@x\r\n"
     "CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 500\r\n\r\nv=0\r\n"
 )
