@@ -1,0 +1,413 @@
+"""MediaCore: the decision core of the media anchor (DESIGN.md rule 1, the media exception).
+
+Theory of operation: every call leg gets its own RTP port. The core decides who forwards to
+whom and installs that decision as a ``Route`` per leg; the UDP adapter holds the route of
+each port and calls ``Route.process`` for every datagram (no dict lookup, no tick on the
+forwarding path). A route rewrites SSRC/sequence/timestamp so the receiving phone sees one
+continuous stream across prompt -> bridge -> transfer switches, maps payload types, and
+transcodes µ-law <-> A-law with a 256-byte table when the two legs chose different codecs.
+The 20 ms tick (``tick``) only plays prompts and reports RTP time-outs. Symmetric RTP: the
+first packet from an address other than the SDP's latches the leg to it (NAT).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import deque
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+from cti_server.ids import RandomSource
+from cti_server.rtp.dtmf import DtmfReceiver
+from cti_server.rtp.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW
+from cti_server.rtp.packet import SequenceRewriter
+
+_HDR = struct.Struct("!BBHII")
+CODEC_PT = {"PCMU": 0, "PCMA": 8}
+
+
+class MediaError(RuntimeError):
+    """No port left, or an unknown leg: the controller answers 503/488."""
+
+
+@dataclass(frozen=True, slots=True)
+class DigitReceived:
+    leg_id: str
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlayFinished:
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaTimedOut:
+    leg_id: str
+
+
+MediaEvent = DigitReceived | PlayFinished | MediaTimedOut
+
+
+@dataclass(slots=True)
+class Stats:
+    """Light per-packet counters; loss is derived from the highest sequence seen."""
+
+    received: int = 0
+    bytes: int = 0
+    dropped_bad: int = 0
+    dropped_foreign: int = 0
+    first_seq: int | None = None
+    highest_seq: int = 0
+    cycles: int = 0
+    last_at: float | None = None
+    jitter: float = 0.0
+    _transit: float | None = None
+
+    def expected(self) -> int:
+        if self.first_seq is None:
+            return 0
+        return self.cycles + self.highest_seq - self.first_seq + 1
+
+    def lost(self) -> int:
+        return max(0, self.expected() - self.received)
+
+    def snapshot(self) -> dict[str, float]:
+        return {
+            "received": self.received,
+            "lost": self.lost(),
+            "jitter_ms": self.jitter / 8.0,
+            "dropped_bad": self.dropped_bad,
+            "dropped_foreign": self.dropped_foreign,
+        }
+
+
+class Route:
+    """What to do with a datagram arriving on one leg's port. Mutated only by MediaCore."""
+
+    __slots__ = (
+        "collect",
+        "dest",
+        "dest_leg",
+        "dtmf",
+        "dtmf_pt",
+        "events",
+        "handle",
+        "latched",
+        "leg_id",
+        "out_dtmf_pt",
+        "out_pt",
+        "remote",
+        "rewriter",
+        "stats",
+        "tap",
+        "translate",
+    )
+
+    def __init__(self, leg_id: str, events: list[MediaEvent]) -> None:
+        self.leg_id = leg_id
+        self.remote: tuple[str, int] | None = None  # where this leg's peer sends from / to
+        self.latched = False
+        self.dtmf_pt: int | None = None  # telephone-event PT this leg's peer sends
+        self.dest: Route | None = None  # the leg we forward to (bridge), if any
+        self.dest_leg: str | None = None
+        self.out_pt = 0
+        self.out_dtmf_pt: int | None = None
+        self.translate: bytes | None = None  # payload transcoding table
+        self.rewriter: SequenceRewriter | None = None  # the DEST leg's outgoing numbering
+        self.collect = False  # feed telephone-events to a DtmfReceiver (IVR)
+        self.dtmf = DtmfReceiver()
+        self.tap: list[bytes] | None = None  # payloads for the recorder, drained per tick
+        self.stats = Stats()
+        self.events = events
+        self.handle: object | None = None  # the adapter's socket for this port (opaque here)
+
+    def process(self, data: bytes, addr: tuple[str, int], now: float) -> bytes | None:
+        """The per-packet path: returns the datagram to send to ``dest.remote`` or None."""
+        stats = self.stats
+        if len(data) < 12 or data[0] & 0xC0 != 0x80:
+            stats.dropped_bad += 1
+            return None
+        if addr != self.remote:
+            if self.latched and self.remote is not None:
+                stats.dropped_foreign += 1
+                return None
+            self.remote = addr  # RFC 4961 symmetric RTP: latch to where the peer really is
+            self.latched = True
+        b0, b1, seq, ts, _ssrc = _HDR.unpack_from(data)
+        pt = b1 & 0x7F
+        if 72 <= pt <= 76:  # RTCP multiplexed on the RTP port (RFC 5761 §4): not forwarded
+            return None
+        stats.received += 1
+        stats.bytes += len(data)
+        self._track(seq, ts, now)
+        header_len = 12 + 4 * (b0 & 0x0F)
+        is_dtmf = pt == self.dtmf_pt
+        if is_dtmf and self.collect:
+            for digit in self.dtmf.feed(ts, seq, data[header_len:], now):
+                self.events.append(DigitReceived(self.leg_id, digit))
+        elif self.tap is not None and not is_dtmf:
+            self.tap.append(data[header_len:])
+        dest = self.dest
+        if dest is None or dest.remote is None or self.rewriter is None:
+            return None
+        if is_dtmf:
+            if self.out_dtmf_pt is None:
+                return None
+            out_pt = self.out_dtmf_pt
+        else:
+            out_pt = self.out_pt
+        out_seq, out_ts, marker = self.rewriter.rewrite(self.leg_id, seq, ts, bool(b1 & 0x80), now)
+        payload = data[header_len:]
+        if self.translate is not None and not is_dtmf:
+            payload = payload.translate(self.translate)
+        return (
+            _HDR.pack(
+                0x80, out_pt | (0x80 if marker else 0), out_seq, out_ts, self.rewriter.state.ssrc
+            )
+            + payload
+        )
+
+    def _track(self, seq: int, ts: int, now: float) -> None:
+        stats = self.stats
+        if stats.first_seq is None:
+            stats.first_seq = stats.highest_seq = seq
+        elif 0 < ((seq - stats.highest_seq) & 0xFFFF) < 0x8000:
+            if seq < stats.highest_seq:
+                stats.cycles += 0x10000
+            stats.highest_seq = seq
+        transit = now * 8000.0 - ts  # RFC 3550 §6.4.1 interarrival jitter, in samples
+        if stats._transit is not None:
+            d = abs(transit - stats._transit)
+            if d < 80000:  # ignore timestamp jumps (a new talk spurt after silence)
+                stats.jitter += (d - stats.jitter) / 16.0
+        stats._transit = transit
+        stats.last_at = now
+
+
+@dataclass(slots=True)
+class MediaLeg:
+    leg_id: str
+    port: int
+    route: Route
+    codec: str = "PCMU"
+    pt: int = 0
+    dtmf_pt: int | None = None
+    sending: bool = True  # False while the peer put us on hold (sendonly/inactive)
+    rewriter: SequenceRewriter | None = None  # numbering of everything we send this leg
+    playing: deque[bytes] = field(default_factory=deque)
+    play_loop: list[bytes] | None = None
+    peer: str | None = None
+    opened_at: float = 0.0
+    prompt_seq: int = 0  # the prompt source's own numbering, mapped by ``rewriter``
+    prompt_ts: int = 0
+
+
+class MediaCore:
+    def __init__(
+        self,
+        *,
+        local_ip: str,
+        port_min: int,
+        port_max: int,
+        rng: RandomSource,
+        rtp_timeout: float = 60.0,
+    ) -> None:
+        self.local_ip = local_ip
+        self.rtp_timeout = rtp_timeout
+        self._rng = rng
+        ports = list(range(port_min + port_min % 2, port_max, 2))
+        for i in range(len(ports) - 1, 0, -1):  # shuffled: ports are not guessable in order
+            j = rng.getrandbits(32) % (i + 1)
+            ports[i], ports[j] = ports[j], ports[i]
+        self._free: deque[int] = deque(ports)
+        self.legs: dict[str, MediaLeg] = {}
+        self.events: list[MediaEvent] = []
+        self.opened: list[tuple[int, Route]] = []  # ports for the adapter to bind
+        self.closed: list[int] = []  # ports for the adapter to release
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def open(self, leg_id: str, now: float) -> int:
+        if leg_id in self.legs:
+            return self.legs[leg_id].port
+        if not self._free:
+            raise MediaError("no RTP port left")
+        port = self._free.popleft()
+        route = Route(leg_id, self.events)
+        rng = self._rng
+        rewriter = SequenceRewriter(rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(32))
+        self.legs[leg_id] = MediaLeg(leg_id, port, route, rewriter=rewriter, opened_at=now)
+        self.opened.append((port, route))
+        return port
+
+    def configure(
+        self,
+        leg_id: str,
+        *,
+        remote: tuple[str, int] | None,
+        codec: str,
+        pt: int | None = None,
+        dtmf_pt: int | None = None,
+        sending: bool = True,
+    ) -> None:
+        """Apply the peer's SDP: where it listens, its codec, telephone-event, direction."""
+        leg = self._leg(leg_id)
+        usable = remote is not None and remote[0] not in ("0.0.0.0", "::") and remote[1] > 0
+        if usable and not leg.route.latched:
+            leg.route.remote = remote  # an address already latched from real packets wins
+        leg.codec = codec
+        leg.pt = CODEC_PT.get(codec, 0) if pt is None else pt
+        leg.dtmf_pt = dtmf_pt
+        leg.route.dtmf_pt = dtmf_pt
+        leg.sending = sending and usable
+        self._rebuild(leg)
+        if leg.peer:
+            self._rebuild(self._leg(leg.peer))
+
+    def close(self, leg_id: str) -> None:
+        leg = self.legs.pop(leg_id, None)
+        if leg is None:
+            return
+        if leg.peer and leg.peer in self.legs:
+            other = self.legs[leg.peer]
+            other.peer = None
+            self._rebuild(other)
+        leg.route.dest = None
+        self.closed.append(leg.port)
+        self._free.append(leg.port)
+
+    # --- bridging, holding, prompts -------------------------------------------------------
+
+    def bridge(self, a: str, b: str) -> None:
+        leg_a, leg_b = self._leg(a), self._leg(b)
+        for leg in (leg_a, leg_b):
+            if leg.peer and leg.peer not in (a, b) and leg.peer in self.legs:
+                old = self.legs[leg.peer]
+                old.peer = None
+                self._rebuild(old)
+        leg_a.peer, leg_b.peer = b, a
+        self._rebuild(leg_a)
+        self._rebuild(leg_b)
+
+    def unbridge(self, leg_id: str) -> None:
+        leg = self._leg(leg_id)
+        if leg.peer and leg.peer in self.legs:
+            other = self.legs[leg.peer]
+            other.peer = None
+            self._rebuild(other)
+        leg.peer = None
+        self._rebuild(leg)
+
+    def set_sending(self, leg_id: str, sending: bool) -> None:
+        """Hold from the leg's side (it sent sendonly/inactive): stop sending it media."""
+        leg = self._leg(leg_id)
+        leg.sending = sending
+        self._rebuild_peer(leg)
+
+    def collect_digits(self, leg_id: str, on: bool) -> None:
+        self._leg(leg_id).route.collect = on
+
+    def play(self, leg_id: str, frames: list[bytes], *, loop: bool = False) -> None:
+        """Queue 20 ms payloads (already in the leg's codec) for playout from the tick."""
+        leg = self._leg(leg_id)
+        leg.playing.extend(frames)
+        leg.play_loop = list(frames) if loop else None
+        self._rebuild_peer(leg)  # a prompt replaces the bridged audio towards this leg
+
+    def stop_playing(self, leg_id: str) -> None:
+        leg = self._leg(leg_id)
+        leg.playing.clear()
+        leg.play_loop = None
+        self._rebuild_peer(leg)
+
+    def tap(self, leg_id: str, on: bool) -> None:
+        route = self._leg(leg_id).route
+        route.tap = [] if on else None
+
+    def drain_tap(self, leg_id: str) -> list[bytes]:
+        route = self._leg(leg_id).route
+        if route.tap is None:
+            return []
+        out, route.tap = route.tap, []
+        return out
+
+    # --- the 20 ms tick -------------------------------------------------------------------
+
+    def tick(self, now: float) -> list[tuple[int, bytes, tuple[str, int]]]:
+        """Prompt frames to send now as (from port, datagram, to address); time-outs."""
+        out: list[tuple[int, bytes, tuple[str, int]]] = []
+        for leg in self.legs.values():
+            route = leg.route
+            if leg.playing or leg.play_loop:
+                if not leg.playing and leg.play_loop:
+                    leg.playing.extend(leg.play_loop)
+                payload = leg.playing.popleft()
+                if not leg.playing and leg.play_loop is None:
+                    self.events.append(PlayFinished(leg.leg_id))
+                    self._rebuild_peer(leg)
+                if leg.sending and route.remote is not None and leg.rewriter is not None:
+                    out.append((leg.port, self._packet(leg, payload, now), route.remote))
+            if route.collect:
+                for digit in route.dtmf.on_timer(now):
+                    self.events.append(DigitReceived(leg.leg_id, digit))
+            last = route.stats.last_at if route.stats.last_at is not None else leg.opened_at
+            if now - last > self.rtp_timeout:
+                self.events.append(MediaTimedOut(leg.leg_id))
+                route.stats.last_at = now  # report once per time-out period
+        return out
+
+    def drain_events(self) -> list[MediaEvent]:
+        out, self.events[:] = list(self.events), []
+        return out
+
+    def stats(self, leg_id: str) -> dict[str, float]:
+        return self._leg(leg_id).route.stats.snapshot()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _leg(self, leg_id: str) -> MediaLeg:
+        try:
+            return self.legs[leg_id]
+        except KeyError:
+            raise MediaError(f"no media for leg {leg_id}") from None
+
+    def _rebuild_peer(self, leg: MediaLeg) -> None:
+        if leg.peer and leg.peer in self.legs:
+            self._rebuild(self.legs[leg.peer])
+
+    def _rebuild(self, leg: MediaLeg) -> None:
+        """Recompute the route of packets arriving from ``leg`` (towards its peer)."""
+        route = leg.route
+        peer = self.legs.get(leg.peer) if leg.peer else None
+        if peer is None or not peer.sending or peer.playing or peer.play_loop:
+            route.dest = None
+            route.dest_leg = None
+            route.rewriter = None
+            return
+        route.dest = peer.route
+        route.dest_leg = peer.leg_id
+        route.rewriter = peer.rewriter
+        route.out_pt = peer.pt
+        route.out_dtmf_pt = peer.dtmf_pt
+        route.translate = _table(leg.codec, peer.codec)
+
+    def _packet(self, leg: MediaLeg, payload: bytes, now: float) -> bytes:
+        assert leg.rewriter is not None
+        leg.prompt_seq = (leg.prompt_seq + 1) & 0xFFFF
+        leg.prompt_ts = (leg.prompt_ts + 160) & 0xFFFFFFFF
+        first = leg.rewriter.state.source != _PROMPT
+        seq, ts, marker = leg.rewriter.rewrite(_PROMPT, leg.prompt_seq, leg.prompt_ts, first, now)
+        return (
+            _HDR.pack(0x80, leg.pt | (0x80 if marker else 0), seq, ts, leg.rewriter.state.ssrc)
+            + payload
+        )
+
+
+_PROMPT: Hashable = "prompt"
+
+
+def _table(src: str, dst: str) -> bytes | None:
+    if src == dst:
+        return None
+    return ULAW_TO_ALAW if (src, dst) == ("PCMU", "PCMA") else ALAW_TO_ULAW
