@@ -17,19 +17,19 @@ from dataclasses import dataclass
 
 from cti_server import events as ev
 from cti_server.actions import (
-    AckLeg,
-    AnswerReinvite,
     ByeLeg,
     CancelLeg,
     CreateLeg,
     LegAction,
     NotifyRefer,
     ProbeLeg,
-    ReinviteLeg,
     RespondLeg,
 )
+from cti_server.call.media_plan import MediaPlanner
+from cti_server.call.midcall import MidCall
 from cti_server.call.model import Call, CallPhase, Leg, LegDirection, LegInput, LegState
 from cti_server.call.routing import Router, RouteTarget
+from cti_server.rtp.bridge import MediaError, MediaEvent, MediaTimedOut
 from cti_server.sip import leg_events as le
 
 # Failure of the outbound leg -> what the caller hears (RFC 3261 §16.7 spirit, simplified).
@@ -56,11 +56,17 @@ Locator = Callable[[str, float], list[str]]  # account user, now -> contact URIs
 IdSource = Callable[[str], str]  # prefix -> new unique id
 
 
-class CallController:
+class CallController(MidCall):
     def __init__(
-        self, router: Router, locate: Locator, new_id: IdSource, settings: ControllerSettings
+        self,
+        router: Router,
+        locate: Locator,
+        new_id: IdSource,
+        settings: ControllerSettings,
+        planner: MediaPlanner | None = None,
     ) -> None:
         self._router = router
+        self._plan = planner  # None: SDP passes through and media flows end to end
         self._locate = locate
         self._new_id = new_id
         self._settings = settings
@@ -129,6 +135,8 @@ class CallController:
             case le.LegAcked():
                 if leg.state in (LegState.ANSWERED, LegState.CONFIRMED):
                     leg.apply(LegInput.ACK, now)
+                if self._plan is not None and event.sdp:  # the answer to our offer in a 2xx
+                    self._plan.take_answer(leg.leg_id, event.sdp)
                 return []
             case le.LegCancelled():
                 return self._clear(call, now, "cancelled", ended=leg)
@@ -142,6 +150,15 @@ class CallController:
                 return self._on_reinvite_answered(call, leg, event, now)
             case le.LegReferred():
                 return self._on_refer(call, leg, event, now)
+        return []
+
+    def handle_media(self, event: MediaEvent, now: float) -> list[LegAction]:
+        found = self._legs.get(event.leg_id)
+        if found is None:
+            return []
+        leg, call = found
+        if isinstance(event, MediaTimedOut) and call.phase is CallPhase.CONNECTED:
+            return self._clear(call, now, "media_timeout", ended=leg, bye_ended=True)
         return []
 
     # --- call set-up ----------------------------------------------------------------------
@@ -175,9 +192,18 @@ class CallController:
             return self._reject(call, now, status, "unavailable")
         self.calls[call_id] = call
         self._legs[inbound.leg_id] = (inbound, call)
+        codec: str | None = None
+        if self._plan is not None:
+            try:
+                codec = self._plan.accept_offer(inbound.leg_id, e.sdp, now)
+            except MediaError:
+                return self._reject(call, now, 503, "no_media")
+            if codec is None:
+                return self._reject(call, now, 488, "rejected")
         agent = target.value if target.kind == "extension" else None
+        mf = max(e.max_forwards - 1, 0)
         return self._originate(
-            call, uris, e.caller, e.caller_display, e.sdp, max(e.max_forwards - 1, 0), agent, now
+            call, uris, e.caller, e.caller_display, e.sdp, mf, agent, now, prefer=codec or None
         )
 
     def _target_uris(self, target: RouteTarget, now: float) -> list[str]:
@@ -199,6 +225,7 @@ class CallController:
         now: float,
         *,
         transfer: bool = False,
+        prefer: str | None = None,
     ) -> list[LegAction]:
         leg = Leg(
             self._new_id("L"),
@@ -221,6 +248,18 @@ class CallController:
             )
         )
         self._schedule(call)
+        if self._plan is not None:  # anchored: every outbound leg gets our own offer
+            try:
+                sdp = self._plan.make_offer(leg.leg_id, prefer, now)
+            except MediaError:
+                return [
+                    *self._on_failed(
+                        call,
+                        leg,
+                        le.LegFailed(leg_id=leg.leg_id, status=503, reason="no RTP port"),
+                        now,
+                    )
+                ]
         return [
             CreateLeg(
                 leg_id=leg.leg_id,
@@ -230,7 +269,7 @@ class CallController:
                 caller_display=display,
                 sdp=sdp,
                 max_forwards=max_forwards,
-                auto_ack=not transfer,
+                auto_ack=not transfer or self._plan is not None,
             )
         ]
 
@@ -245,8 +284,14 @@ class CallController:
         self._events.append(
             ev.CallAlerting(at=now, call_id=call.call_id, leg_id=leg.leg_id, agent_id=leg.agent_id)
         )
-        status = 183 if e.sdp else 180
-        return [RespondLeg(leg_id=call.inbound.leg_id, status=status, sdp=e.sdp)]
+        if self._plan is None:
+            return [RespondLeg(leg_id=call.inbound.leg_id, status=183 if e.sdp else 180, sdp=e.sdp)]
+        plan = self._plan
+        if e.sdp and plan.take_answer(leg.leg_id, e.sdp) and plan.has_offer(call.inbound.leg_id):
+            plan.media.bridge(call.inbound.leg_id, leg.leg_id)  # early media (ringback, IVR)
+            sdp = plan.make_answer(call.inbound.leg_id)
+            return [RespondLeg(leg_id=call.inbound.leg_id, status=183, sdp=sdp)]
+        return [RespondLeg(leg_id=call.inbound.leg_id, status=180)]
 
     def _on_answered(self, call: Call, leg: Leg, e: le.LegAnswered, now: float) -> list[LegAction]:
         if not leg.alive:
@@ -255,12 +300,7 @@ class CallController:
         leg.ring_deadline = None
         leg.sdp = e.sdp
         if leg is call.transfer_leg:
-            target = call.peer if call.transferor is call.inbound else call.inbound
-            if target is None or not target.up:
-                leg.apply(LegInput.HANGUP, now)
-                return [AckLeg(leg_id=leg.leg_id), ByeLeg(leg_id=leg.leg_id)]
-            call.pending_reinvite = (leg.leg_id, target.leg_id)
-            return [ReinviteLeg(leg_id=target.leg_id, sdp=e.sdp)]
+            return self._transfer_answered(call, leg, e.sdp, now)
         if leg is not call.peer:
             return [ByeLeg(leg_id=leg.leg_id)]
         leg.apply(LegInput.ACK, now)  # the endpoint ACKs a 2xx at once (auto_ack)
@@ -273,7 +313,22 @@ class CallController:
                 at=now, call_id=call.call_id, leg_id=leg.leg_id, agent_id=leg.agent_id
             )
         )
-        return [RespondLeg(leg_id=call.inbound.leg_id, status=200, sdp=e.sdp)]
+        return [
+            RespondLeg(
+                leg_id=call.inbound.leg_id, status=200, sdp=self._answer_caller(call, leg, e, now)
+            )
+        ]
+
+    def _answer_caller(self, call: Call, leg: Leg, e: le.LegAnswered, now: float) -> bytes:
+        """The SDP of our 200 to the caller: relayed, our answer, or our offer (delayed)."""
+        plan = self._plan
+        if plan is None:
+            return e.sdp
+        plan.take_answer(leg.leg_id, e.sdp)
+        plan.media.bridge(call.inbound.leg_id, leg.leg_id)
+        if plan.has_offer(call.inbound.leg_id):
+            return plan.make_answer(call.inbound.leg_id)
+        return plan.make_offer(call.inbound.leg_id, plan.codec(leg.leg_id), now)
 
     def _on_failed(self, call: Call, leg: Leg, e: le.LegFailed, now: float) -> list[LegAction]:
         was_alive = leg.alive
@@ -328,88 +383,6 @@ class CallController:
             cause = "caller_hangup" if leg is call.inbound else "callee_hangup"
         return self._clear(call, now, cause, ended=leg)
 
-    def _on_reinvite(self, call: Call, leg: Leg, e: le.LegReinvited, now: float) -> list[LegAction]:
-        other = call.other(leg)
-        if other is None or not other.up or call.pending_reinvite is not None:
-            return [AnswerReinvite(leg_id=leg.leg_id, status=491 if other else 488)]
-        if not e.sdp:  # a refresh without an offer: offer the far end's current session back
-            return [AnswerReinvite(leg_id=leg.leg_id, status=200, sdp=other.sdp)]
-        leg.sdp = e.sdp
-        call.pending_reinvite = (leg.leg_id, other.leg_id)
-        hold = is_hold(e.sdp)
-        if hold != call.held:
-            call.held = hold
-            cls = ev.CallHeld if hold else ev.CallRetrieved
-            self._events.append(cls(at=now, call_id=call.call_id, leg_id=leg.leg_id))
-        return [ReinviteLeg(leg_id=other.leg_id, sdp=e.sdp)]
-
-    def _on_reinvite_answered(
-        self, call: Call, leg: Leg, e: le.LegReinviteAnswered, now: float
-    ) -> list[LegAction]:
-        pending, call.pending_reinvite = call.pending_reinvite, None
-        if pending is None or pending[1] != leg.leg_id:
-            return []
-        origin = self._legs.get(pending[0])
-        if origin is None:
-            return []
-        origin_leg = origin[0]
-        if origin_leg is call.transfer_leg:  # transfer: the new party's offer was answered
-            return self._complete_transfer(call, origin_leg, e, now)
-        if 200 <= e.status < 300:
-            leg.sdp = e.sdp
-        return [AnswerReinvite(leg_id=origin_leg.leg_id, status=e.status, sdp=e.sdp)]
-
-    def _on_refer(self, call: Call, leg: Leg, e: le.LegReferred, now: float) -> list[LegAction]:
-        other = call.other(leg)
-        target = self._router.route(e.target, from_trunk=call.trunk, authenticated=True)
-        uris = self._target_uris(target, now) if target else []
-        if other is None or not other.up or call.transfer_leg is not None or not uris:
-            return [NotifyRefer(leg_id=leg.leg_id, status=404 if not uris else 503, final=True)]
-        call.transferor = leg
-        call.phase = CallPhase.TRANSFERRING
-        self._events.append(
-            ev.CallTransferred(at=now, call_id=call.call_id, leg_id=leg.leg_id, target=e.target)
-        )
-        agent = target.value if target and target.kind == "extension" else None
-        caller = call.caller if other is call.inbound else call.called
-        return [
-            NotifyRefer(leg_id=leg.leg_id, status=100, final=False),
-            *self._originate(call, uris, caller, None, b"", 70, agent, now, transfer=True),
-        ]
-
-    def _complete_transfer(
-        self, call: Call, new_leg: Leg, e: le.LegReinviteAnswered, now: float
-    ) -> list[LegAction]:
-        transferor = call.transferor
-        call.transfer_leg = None
-        call.transferor = None
-        if not 200 <= e.status < 300:
-            call.phase = CallPhase.CONNECTED
-            new_leg.apply(LegInput.HANGUP, now)
-            out: list[LegAction] = [AckLeg(leg_id=new_leg.leg_id), ByeLeg(leg_id=new_leg.leg_id)]
-            if transferor is not None:
-                out.append(NotifyRefer(leg_id=transferor.leg_id, status=e.status, final=True))
-            return out
-        new_leg.apply(LegInput.ACK, now)
-        if transferor is call.inbound:  # the caller transferred: the new party takes its place
-            call.inbound = new_leg
-        else:
-            call.peer = new_leg
-        call.phase = CallPhase.CONNECTED
-        self._events.append(
-            ev.CallEstablished(
-                at=now, call_id=call.call_id, leg_id=new_leg.leg_id, agent_id=new_leg.agent_id
-            )
-        )
-        out = [AckLeg(leg_id=new_leg.leg_id, sdp=e.sdp)]
-        if transferor is not None and transferor.alive:
-            transferor.apply(LegInput.HANGUP, now)
-            out += [
-                NotifyRefer(leg_id=transferor.leg_id, status=200, final=True),
-                ByeLeg(leg_id=transferor.leg_id),
-            ]
-        return out
-
     # --- teardown -------------------------------------------------------------------------
 
     def _reject(self, call: Call, now: float, status: int, cause: str) -> list[LegAction]:
@@ -417,10 +390,14 @@ class CallController:
         self._finish(call, now, cause, status)
         return [RespondLeg(leg_id=call.inbound.leg_id, status=status)]
 
-    def _clear(self, call: Call, now: float, cause: str, ended: Leg) -> list[LegAction]:
+    def _clear(
+        self, call: Call, now: float, cause: str, ended: Leg, *, bye_ended: bool = False
+    ) -> list[LegAction]:
+        actions: list[LegAction] = []
+        if bye_ended and ended.up:  # the leg went silent: it may still think it is connected
+            actions.append(ByeLeg(leg_id=ended.leg_id))
         if ended.alive:
             ended.apply(LegInput.ENDED, now)
-        actions: list[LegAction] = []
         for leg in call.legs() + ([call.transferor] if call.transferor else []):
             if leg is ended or not leg.alive:
                 continue
@@ -445,6 +422,8 @@ class CallController:
         self.calls.pop(call.call_id, None)
         for leg in call.legs() + ([call.transferor] if call.transferor else []):
             self._legs.pop(leg.leg_id, None)
+            if self._plan is not None:
+                self._plan.close(leg.leg_id)
         agent = call.peer.agent_id if call.peer else None
         self._events.append(
             ev.CallCleared(at=now, call_id=call.call_id, cause=cause, status=status, agent_id=agent)
@@ -457,9 +436,3 @@ class CallController:
         if call.probe_due is not None:
             out.append(call.probe_due)
         return out
-
-
-def is_hold(sdp: bytes) -> bool:
-    """sendonly/inactive or the RFC 2543 c=0.0.0.0 form means the sender put us on hold."""
-    text = sdp.decode("utf-8", "replace")
-    return "a=sendonly" in text or "a=inactive" in text or "c=IN IP4 0.0.0.0" in text

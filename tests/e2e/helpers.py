@@ -56,9 +56,18 @@ class SippRun:
         return f"--- sipp {self.name} stderr:\n{self.errors}\n--- messages:\n{self.messages()}"
 
 
-def run_sipp(tmp: Path, name: str, scenario: str, target_port: int, *args: str,
-             port: int | None = None, calls: int = 1, timeout: float = 20.0,
-             transport: str = "u1") -> SippRun:
+def run_sipp(
+    tmp: Path,
+    name: str,
+    scenario: str,
+    target_port: int,
+    *args: str,
+    port: int | None = None,
+    calls: int = 1,
+    timeout: float = 20.0,
+    transport: str = "u1",
+    trace: bool = True,
+) -> SippRun:
     """Start SIPp on 127.0.0.1 with a scenario file (or ``-sn`` built-in passed in ``args``).
 
     ``scenario`` is a file name in loadtests/sipp, or "" when ``args`` carry ``-sn uac``.
@@ -67,22 +76,54 @@ def run_sipp(tmp: Path, name: str, scenario: str, target_port: int, *args: str,
     messages = tmp / f"{name}_messages.log"
     logs = tmp / f"{name}_logs.log"
     scenario_args = ["-sf", str(SCENARIOS / scenario)] if scenario else []
-    cmd = [sipp_path(), *scenario_args, "-i", "127.0.0.1", "-p", str(local_port),
-           "-t", transport, "-m", str(calls), "-nostdin", "-timeout", f"{int(timeout)}s",
-           "-trace_err", "-error_file", str(tmp / f"{name}_errors.log"),
-           "-trace_msg", "-message_file", str(messages),
-           "-trace_logs", "-log_file", str(logs), *args, f"127.0.0.1:{target_port}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp)
+    cmd = [
+        sipp_path(),
+        *scenario_args,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(local_port),
+        "-t",
+        transport,
+        "-m",
+        str(calls),
+        "-nostdin",
+        "-timeout",
+        f"{int(timeout)}s",
+        "-trace_err",
+        "-error_file",
+        str(tmp / f"{name}_errors.log"),
+        *(["-trace_msg", "-message_file", str(messages)] if trace else []),
+        "-trace_logs",
+        "-log_file",
+        str(logs),
+        *args,
+        f"127.0.0.1:{target_port}",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp
+    )
     return SippRun(name, proc, messages, logs, local_port)
 
 
-def register_agent(tmp: Path, server: Server, user: str, password: str,
-                   contact_port: int) -> None:
+def register_agent(tmp: Path, server: Server, user: str, password: str, contact_port: int) -> None:
     """Register ``user`` with its Contact on ``contact_port`` and wait for the event."""
-    run = run_sipp(tmp, f"register_{user}", "register.xml", server.port, "-s", user,
-                   "-au", user, "-ap", password, "-key", "contact_port", str(contact_port),
-                   timeout=5)
+    run = run_sipp(
+        tmp,
+        f"register_{user}",
+        "register.xml",
+        server.port,
+        "-s",
+        user,
+        "-au",
+        user,
+        "-ap",
+        password,
+        "-key",
+        "contact_port",
+        str(contact_port),
+        timeout=5,
+    )
     assert run.finish(10) == 0, run.explain()
     assert wait_event(server, "agent_registered", agent_id=user), server.log()
 
@@ -106,8 +147,9 @@ def matching(server: Server, name: str, **fields: object) -> list[str]:
     return [line for line in server.events(name) if wanted <= set(line.split())]
 
 
-def wait_event(server: Server, name: str, count: int = 1, timeout: float = 5.0,
-               **fields: object) -> list[str]:
+def wait_event(
+    server: Server, name: str, count: int = 1, timeout: float = 5.0, **fields: object
+) -> list[str]:
     """Wait until ``count`` matching events were logged; the lines (empty list on timeout)."""
     deadline = time.monotonic() + timeout
     while True:
