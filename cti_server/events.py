@@ -134,8 +134,11 @@ class CallTransferred(Event):
 class CallCleared(Event):
     """The whole call ended (CSTA ConnectionCleared for the last leg).
 
-    ``cause`` is one of: ``caller_hangup``, ``callee_hangup``, ``cancelled``, ``rejected``,
-    ``no_route``, ``timeout``, ``media_timeout``, ``error``.
+    ``cause`` is one of: ``caller_hangup``, ``callee_hangup``, ``cancelled`` (the caller
+    gave up while it rang), ``rejected`` (the far end refused: busy, declined...),
+    ``no_route`` (nothing in the number plan), ``unavailable`` (the extension has no
+    registration, or the target kind is not served yet), ``no_media`` (no RTP port left),
+    ``timeout`` (no answer, lost ACK, dead dialog), ``media_timeout`` (RTP stopped).
     """
 
     name: ClassVar[str] = "call_cleared"

@@ -54,8 +54,13 @@ class RtpPort(DatagramProtocol):
 
 
 class MediaService:
-    def __init__(self, core: MediaCore, reactor: IReactorUDP, clock: IReactorTime,
-                 on_events: Callable[[list[MediaEvent]], None]) -> None:
+    def __init__(
+        self,
+        core: MediaCore,
+        reactor: IReactorUDP,
+        clock: IReactorTime,
+        on_events: Callable[[list[MediaEvent]], None],
+    ) -> None:
         self.core = core
         self._reactor = reactor
         self._clock = clock
@@ -83,7 +88,8 @@ class MediaService:
         for port, route in core.opened:
             try:
                 self._ports[port] = self._reactor.listenUDP(
-                    port, RtpPort(route, self._clock, self), interface=core.local_ip)
+                    port, RtpPort(route, self._clock, self), interface=core.local_ip
+                )
             except OSError as exc:  # taken by another process: this leg has no media
                 self.bind_errors += 1
                 log.warning("RTP port %d unavailable: %s", port, exc)

@@ -59,6 +59,11 @@ class SipService:
                 del self._by_addr[addr]
         self._guarded(self.switch.connection_lost, conn_id, self._reactor.seconds())
 
+    def stream_failed(self, conn_id: str, addr: tuple[str, int]) -> None:
+        """An outbound connection could not be opened (refused, unreachable, timed out)."""
+        self.stream_closed(conn_id)
+        self._guarded(self.switch.connection_failed, addr, self._reactor.seconds())
+
     def count_send_error(self) -> None:
         self.send_errors += 1
 
@@ -100,7 +105,7 @@ class SipService:
         protocol.pending.append(data)
         self._by_addr[addr] = protocol.conn_id
         tcp: IReactorTCP = self._reactor  # type: ignore[assignment]
-        tcp.connectTCP(addr[0], addr[1], SipTcpClientFactory(self, protocol), timeout=5)
+        tcp.connectTCP(addr[0], addr[1], SipTcpClientFactory(self, protocol, addr), timeout=5)
 
     def stop(self) -> None:
         self._timer.stop()

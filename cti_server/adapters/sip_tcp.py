@@ -71,12 +71,15 @@ class SipTcpFactory(Factory):
 class SipTcpClientFactory(ClientFactory):
     """Outbound connection for a request to a TCP target we have no connection to."""
 
-    def __init__(self, service: SipService, protocol: SipTcpProtocol) -> None:
-        self._service = service
-        self._protocol = protocol
-
     def buildProtocol(self, addr: IAddress) -> SipTcpProtocol:
         return self._protocol
 
+    def __init__(
+        self, service: SipService, protocol: SipTcpProtocol, addr: tuple[str, int]
+    ) -> None:
+        self._service = service
+        self._protocol = protocol
+        self._addr = addr
+
     def clientConnectionFailed(self, connector: object, reason: Failure) -> None:
-        self._service.stream_closed(self._protocol.conn_id)
+        self._service.stream_failed(self._protocol.conn_id, self._addr)

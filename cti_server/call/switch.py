@@ -34,6 +34,10 @@ class CallSwitch:
         self.endpoint.connection_lost(conn_id)
         self._pump(now)
 
+    def connection_failed(self, addr: tuple[str, int], now: float) -> None:
+        self.endpoint.connection_failed(addr, now)
+        self._pump(now)
+
     def get_timer(self) -> float | None:
         timers = [
             t for t in (self.endpoint.get_timer(), self.controller.next_deadline()) if t is not None

@@ -150,6 +150,18 @@ class SipEndpoint:
         self._framers.pop(conn_id, None)
         self._conn_addr.pop(conn_id, None)
 
+    def connection_failed(self, addr: tuple[str, int], now: float) -> None:
+        """A stream to ``addr`` could not be opened: the INVITEs waiting for it fail at
+        once with 503 instead of ringing into the void (RFC 3261 §8.1.3.1, §17.1.4)."""
+        for leg in list(self.legs.legs.values()):
+            if not leg.inbound and not leg.answered and leg.peer.reliable and leg.peer.addr == addr:
+                if leg.client_key is not None:
+                    self._txn.cancel_client(leg.client_key)
+                self._leg_events.append(
+                    le.LegFailed(leg_id=leg.leg_id, status=503, reason="Transport error")
+                )
+                self.legs.forget(leg)
+
     def datagrams_to_send(self) -> list[tuple[bytes, tuple[str, int]]]:
         out, self._udp_out = self._udp_out, []
         return out
@@ -430,7 +442,10 @@ class SipEndpoint:
             self._stream_out.append((peer.conn_id, peer.addr, data))
 
     def _peer_for(self, uri: str) -> Peer | None:
-        return self._contact_peer.get(uri) or peer_for_uri(uri)
+        peer = self._contact_peer.get(uri)
+        if peer is not None and peer.conn_id is not None and peer.conn_id not in self._framers:
+            peer = None  # the connection it registered on is gone: use the Contact itself
+        return peer or peer_for_uri(uri)
 
 
 def _to_tag(request: SipRequest) -> bool:

@@ -137,6 +137,20 @@ def server(tmp_path: Path) -> Iterator[Server]:
     assert "Traceback" not in s.log(), s.log()
 
 
+STARTED: list[subprocess.Popen[str]] = []  # every peer process a test started
+
+
+@pytest.fixture(autouse=True)
+def _reap_peers() -> Iterator[None]:
+    """Kill, by PID, whatever peer a failing test left running (SIPp's own -timeout aside)."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
 def sipp_path() -> str:
     path = shutil.which("sipp")
     if path is None:
@@ -170,9 +184,11 @@ def sipp(
         *args,
         f"127.0.0.1:{server_port}",
     ]
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd
     )
+    STARTED.append(proc)
+    return proc
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 25.0) -> int:

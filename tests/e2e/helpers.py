@@ -17,6 +17,7 @@ from pathlib import Path
 from tests.e2e.conftest import (
     BASE_CONFIG,
     SCENARIOS,
+    STARTED,
     Server,
     free_port,
     sipp_path,
@@ -103,6 +104,7 @@ def run_sipp(
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp
     )
+    STARTED.append(proc)
     return SippRun(name, proc, messages, logs, local_port)
 
 

@@ -72,15 +72,6 @@ def test_call_from_a_tcp_trunk_to_a_udp_agent(server: Server, tmp_path: Path) ->
     assert "UDP message received" in agent.messages(), agent.explain()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "server bug: a TCP binding is reached through the REGISTER's connection only "
-        "(SipEndpoint._contact_peer); once that connection is closed the INVITE goes to the "
-        "closed connection's ephemeral source port instead of the Contact URI, so the agent "
-        "is never called and the caller gets 480 after the ring timeout"
-    ),
-)
 def test_tcp_agent_is_reached_after_its_register_connection_closed(tmp_path: Path) -> None:
     with server_with(tmp_path, ring_timeout=2) as server:
         agent_port = free_port()
@@ -125,14 +116,6 @@ def test_tcp_agent_is_reached_after_its_register_connection_closed(tmp_path: Pat
         assert wait_event(server, "call_cleared", cause="caller_hangup", agent_id="1001")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "server bug: a failed TCP connect for an outbound INVITE is not reported to the "
-        "transaction as a transport error (RFC 3261 §17.1.4/§8.1.3.1: treat as 503); the leg "
-        "rings on until the ring timeout and the caller gets 480 cause=timeout"
-    ),
-)
 def test_unreachable_tcp_contact_fails_the_call_at_once(tmp_path: Path) -> None:
     with server_with(tmp_path, ring_timeout=2) as server:
         dead_port = free_port()  # nothing listens there, on TCP or UDP

@@ -110,7 +110,7 @@ def test_prompt_playout_is_one_frame_per_tick_then_bridge_resumes_continuously()
     assert m.legs["a"].route.process(rtp(1, 160), A_ADDR, 0.0) is None  # prompt has the leg
     sent = [m.tick(0.02 * i) for i in range(1, 5)]
     assert [len(s) for s in sent] == [1, 1, 1, 0]
-    port, data, addr = sent[0][0]
+    port, _data, addr = sent[0][0]
     assert port == m.legs["b"].port and addr == B_ADDR
     prompt_pkts = [parse_rtp(s[0][1]) for s in sent[:3]]
     assert PlayFinished("b") in m.drain_events()
