@@ -16,6 +16,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from cti_server.adapters.rtp_udp import MediaService
 from cti_server.adapters.sip_service import SipService
 from cti_server.adapters.sip_tcp import SipTcpFactory
 from cti_server.api.site import build_site
@@ -39,6 +40,7 @@ class App:
     switch: CallSwitch
     sip: SipService
     registry: CollectorRegistry
+    media: MediaService | None = None
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
 
@@ -66,6 +68,14 @@ class App:
             self.sip_port,
             "/".join(t.upper() for t in cfg.transports),
         )
+        if self.media is not None:
+            self.media.start()
+            log.info(
+                "RTP anchored on %s ports %d-%d",
+                self.media.core.local_ip,
+                self.config.media.port_min,
+                self.config.media.port_max,
+            )
         if self.config.http.port >= 0:
             site = build_site(self.registry, self.health)
             self.http_port_obj = self.reactor.listenTCP(
@@ -95,6 +105,8 @@ class App:
 
     def stop(self) -> Any:
         self.sip.stop()
+        if self.media is not None:
+            self.media.stop()
         from twisted.internet.defer import gatherResults, maybeDeferred
 
         ports = self.ports + ([self.http_port_obj] if self.http_port_obj else [])
@@ -105,12 +117,18 @@ def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None)
     ids = IdFactory(
         rng or random.SystemRandom(), host=config.sip.advertised_host or config.sip.listen
     )
-    switch = build_switch(config, ids, _nonce_secret(Path(config.data_dir)))
+    switch = build_switch(
+        config, ids, _nonce_secret(Path(config.data_dir)), rng or random.SystemRandom()
+    )
     bus = EventBus()
     bus.subscribe(EventLogger(config.timezone))
     registry, counters = build_registry(switch)
     bus.subscribe(counters)
     sip = SipService(switch, bus, reactor)
+    media = None
+    if switch.media is not None:
+        media = MediaService(switch.media, reactor, reactor, sip.media_events)
+        sip.after_flush = media.sync_ports
     return App(
         config=config,
         reactor=reactor,
@@ -118,6 +136,7 @@ def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None)
         switch=switch,
         sip=sip,
         registry=registry,
+        media=media,
     )
 
 

@@ -153,6 +153,26 @@ class RouteConfig(_Model):
         return self.target.partition(":")[0]
 
 
+class MediaConfig(_Model):
+    """Where RTP goes. ``anchor``: every call's audio flows through this server (needed for
+    prompts, DTMF, recording); ``passthrough``: SDP is relayed and audio flows end to end."""
+
+    mode: Literal["anchor", "passthrough"] = "anchor"
+    listen: str | None = Field(None, description="RTP address; sip.listen if unset")
+    advertised_ip: str | None = Field(None, description="address put in SDP; listen if unset")
+    port_min: int = Field(20000, ge=1024, le=65534)
+    port_max: int = Field(30000, ge=1026, le=65535)
+    rtp_timeout: float = Field(60.0, gt=0, description="clear a connected call this silent")
+
+    @model_validator(mode="after")
+    def _range(self) -> MediaConfig:
+        if self.port_max - self.port_min < 4:
+            raise ValueError(
+                "media port range must hold at least two legs (port_max - port_min >= 4)"
+            )
+        return self
+
+
 class StorageConfig(_Model):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; SQLite in data_dir if unset"
@@ -172,6 +192,7 @@ class Config(_Model):
     accounts: list[AccountConfig] = []
     trunks: list[TrunkConfig] = []
     routes: list[RouteConfig] = []
+    media: MediaConfig = MediaConfig()
     storage: StorageConfig = StorageConfig()
     redis: RedisConfig = RedisConfig()
 

@@ -31,8 +31,28 @@ accounts: [{user: "1001", password: "x"}]
 trunks: [{name: gw, allow_from: [192.0.2.0/24]}]
 routes: [{match: '.*', target: 'uri:sip:svc@127.0.0.1:5070'}]
 """
-TOKENS = [b"\r\n", b":", b";", b",", b"<", b">", b'"', b" ", b"\t", b"\x00", b"%", b"tag=",
-          b"branch=z9hG4bK", b"0", b"-1", b"99999999999", b"\r\n ", b"\xff", b"sip:", b"@"]
+TOKENS = [
+    b"\r\n",
+    b":",
+    b";",
+    b",",
+    b"<",
+    b">",
+    b'"',
+    b" ",
+    b"\t",
+    b"\x00",
+    b"%",
+    b"tag=",
+    b"branch=z9hG4bK",
+    b"0",
+    b"-1",
+    b"99999999999",
+    b"\r\n ",
+    b"\xff",
+    b"sip:",
+    b"@",
+]
 
 
 def corpus() -> list[bytes]:
@@ -41,7 +61,7 @@ def corpus() -> list[bytes]:
 
 def new_switch() -> CallSwitch:
     ids = IdFactory(random.Random(1), host="127.0.0.1")
-    return build_switch(parse_config(CONFIG, "<fuzz>"), ids, b"f" * 32)
+    return build_switch(parse_config(CONFIG, "<fuzz>"), ids, b"f" * 32, random.Random(2))
 
 
 def mutate(rng: random.Random, seeds: list[bytes]) -> bytes:
@@ -89,8 +109,9 @@ def run(iterations: int, seed: int, out: Path | None = None) -> dict[str, bytes]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--iterations", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("fuzz-crashes"))
@@ -100,8 +121,10 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     for key in crashes:
         print(f"CRASH:\n{key}\n")
-    print(f"{args.iterations} inputs in {elapsed:.1f} s ({args.iterations / elapsed:.0f}/s), "
-          f"{len(crashes)} distinct crashes" + (f", inputs in {args.out}/" if crashes else ""))
+    print(
+        f"{args.iterations} inputs in {elapsed:.1f} s ({args.iterations / elapsed:.0f}/s), "
+        f"{len(crashes)} distinct crashes" + (f", inputs in {args.out}/" if crashes else "")
+    )
     return 1 if crashes else 0
 
 

@@ -5,6 +5,7 @@ UDP port and TCP connections, publishes its domain events on the bus and re-arms
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from itertools import count
 
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
@@ -14,6 +15,7 @@ from cti_server.adapters.sip_udp import SipUdpProtocol
 from cti_server.adapters.timers import DeadlineTimer
 from cti_server.bus import EventBus
 from cti_server.call.switch import CallSwitch
+from cti_server.rtp.bridge import MediaEvent
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ class SipService:
         self._timer = DeadlineTimer(reactor, self._on_timer)
         self.send_errors = 0
         self.internal_errors = 0
+        self.after_flush: Callable[[], None] | None = None  # e.g. bind/release RTP ports
         self.refused_connections = 0
 
     # --- input ----------------------------------------------------------------------------
@@ -95,6 +98,11 @@ class SipService:
         for event in self.switch.drain_events():
             self._bus.publish(event)
         self._timer.rearm(self.switch.get_timer())
+        if self.after_flush is not None:
+            self.after_flush()
+
+    def media_events(self, events: list[MediaEvent]) -> None:
+        self._guarded(self.switch.media_events, events, self._reactor.seconds())
 
     def _stream_send(self, conn_id: str | None, addr: tuple[str, int], data: bytes) -> None:
         cid = conn_id if conn_id in self._streams else self._by_addr.get(addr)

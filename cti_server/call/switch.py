@@ -10,13 +10,23 @@ from __future__ import annotations
 
 from cti_server.call.controller import CallController
 from cti_server.events import Event
+from cti_server.rtp.bridge import MediaCore, MediaEvent
 from cti_server.sip.endpoint import SipEndpoint
 
 
 class CallSwitch:
-    def __init__(self, endpoint: SipEndpoint, controller: CallController) -> None:
+    def __init__(
+        self, endpoint: SipEndpoint, controller: CallController, media: MediaCore | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.controller = controller
+        self.media = media  # the anchor's core, shared with the controller's planner
+
+    def media_events(self, events: list[MediaEvent], now: float) -> None:
+        for event in events:
+            for action in self.controller.handle_media(event, now):
+                self.endpoint.execute(action, now)
+        self._pump(now)
 
     def receive_datagram(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         self.endpoint.receive_datagram(data, addr, now)

@@ -8,10 +8,12 @@ from __future__ import annotations
 import ipaddress
 
 from cti_server.call.controller import CallController, ControllerSettings
+from cti_server.call.media_plan import MediaPlanner
 from cti_server.call.routing import Router
 from cti_server.call.switch import CallSwitch
 from cti_server.config import Config
-from cti_server.ids import IdFactory
+from cti_server.ids import IdFactory, RandomSource
+from cti_server.rtp.bridge import MediaCore
 from cti_server.sip.access import AccessControl
 from cti_server.sip.accounts import Account, AccountBook, Trunk, TrunkTable
 from cti_server.sip.auth_guard import AuthGuard
@@ -43,7 +45,9 @@ def accounts_from_config(config: Config) -> AccountBook:
     return book
 
 
-def build_switch(config: Config, ids: IdFactory, nonce_secret: bytes) -> CallSwitch:
+def build_switch(
+    config: Config, ids: IdFactory, nonce_secret: bytes, rng: RandomSource
+) -> CallSwitch:
     sip_cfg = config.sip
     local = LocalAddress(
         sip_cfg.advertised_host or sip_cfg.listen, sip_cfg.port, sip_cfg.user_agent
@@ -79,6 +83,18 @@ def build_switch(config: Config, ids: IdFactory, nonce_secret: bytes) -> CallSwi
     def locate(user: str, now: float) -> list[str]:
         return [b.contact for b in registrar.lookup(user, now)]
 
+    planner = None
+    if config.media.mode == "anchor":
+        media_cfg = config.media
+        media = MediaCore(
+            local_ip=media_cfg.listen or sip_cfg.listen,
+            port_min=media_cfg.port_min,
+            port_max=media_cfg.port_max,
+            rng=rng,
+            rtp_timeout=media_cfg.rtp_timeout,
+        )
+        advertised = media_cfg.advertised_ip or sip_cfg.advertised_host or media.local_ip
+        planner = MediaPlanner(media, advertised)
     controller = CallController(
         Router(list(config.routes), list(config.trunks)),
         locate,
@@ -86,6 +102,6 @@ def build_switch(config: Config, ids: IdFactory, nonce_secret: bytes) -> CallSwi
         ControllerSettings(
             ring_timeout=sip_cfg.ring_timeout, session_expires=sip_cfg.session_expires
         ),
+        planner,
     )
-    switch = CallSwitch(endpoint, controller)
-    return switch
+    return CallSwitch(endpoint, controller, planner.media if planner else None)

@@ -47,7 +47,9 @@ class ClockReactor(task.Clock):
 
 def make() -> tuple[SipService, FakeUdp, ClockReactor, list[Event]]:
     clock = ClockReactor()
-    switch = build_switch(parse_config(CONFIG, "<t>"), IdFactory(random.Random(3)), b"k" * 32)
+    switch = build_switch(
+        parse_config(CONFIG, "<t>"), IdFactory(random.Random(3)), b"k" * 32, random.Random(4)
+    )
     bus = EventBus()
     seen: list[Event] = []
     bus.subscribe(seen.append)

@@ -104,7 +104,26 @@ def test_agent_hangs_up_first(server: Server, tmp_path: Path) -> None:
     assert len(server.events("call_established")) == 1
 
 
-def test_caller_holds_and_retrieves(server: Server, tmp_path: Path) -> None:
+def test_caller_holds_and_retrieves_anchored_locally(server: Server, tmp_path: Path) -> None:
+    """Anchored media: hold is between the caller and us; the agent sees no re-INVITE."""
+    agent = _agent(tmp_path, server, "agent_answer.xml")
+    caller = run_sipp(tmp_path, "caller", "caller_hold.xml", server.port, "-s", "1001")
+    assert caller.finish() == 0, caller.explain()
+    assert agent.finish() == 0, agent.explain()
+    assert wait_event(server, "call_cleared", cause="caller_hangup"), server.log()
+    assert len(server.events("call_held")) == 1, server.log()
+    assert len(server.events("call_retrieved")) == 1, server.log()
+    answers = caller.messages().split("SIP/2.0 200 OK")[2:4]  # the two re-INVITE answers
+    assert "a=recvonly" in answers[0] and "a=sendrecv" in answers[1], caller.explain()
+    assert "INVITE" not in agent.messages().split("ACK sip:", 1)[-1], agent.explain()
+
+
+def test_caller_holds_and_retrieves_passthrough(tmp_path: Path) -> None:
+    with server_with(tmp_path, media_mode="passthrough") as server:
+        _hold_relayed(server, tmp_path)
+
+
+def _hold_relayed(server: Server, tmp_path: Path) -> None:
     agent = _agent(tmp_path, server, "agent_answer_reinvite.xml")
     caller = run_sipp(tmp_path, "caller", "caller_hold.xml", server.port, "-s", "1001")
     assert caller.finish() == 0, caller.explain()
@@ -122,7 +141,30 @@ def test_caller_holds_and_retrieves(server: Server, tmp_path: Path) -> None:
     assert matching(server, "call_established", agent_id="1001")
 
 
-def test_agent_blind_transfers_to_another_agent(server: Server, tmp_path: Path) -> None:
+def test_agent_blind_transfers_to_another_agent_anchored(server: Server, tmp_path: Path) -> None:
+    """Anchored media: the new party gets our offer; the caller is re-bridged, not re-INVITEd."""
+    agent = _agent(tmp_path, server, "agent_refer.xml", "-key", "transfer_to", "1002")
+    target = _agent(
+        tmp_path, server, "agent_answer.xml", user="1002", password="pw1002", name="target"
+    )
+    caller = run_sipp(tmp_path, "caller", "caller.xml", server.port, "-s", "1001", "-d", "2500")
+    assert caller.finish() == 0, caller.explain()
+    assert agent.finish() == 0, agent.explain()
+    assert target.finish() == 0, target.explain()
+    assert wait_event(server, "call_cleared", cause="caller_hangup"), server.log()
+    established = server.events("call_established")
+    assert [line.split("agent_id=")[-1] for line in established] == ["1001", "1002"]
+    assert agent.logs().split() == ["notify", "SIP/2.0", "100", "notify", "SIP/2.0", "200"]
+    invite = target.messages().split("INVITE sip:", 1)[1]
+    assert "m=audio " in invite and "c=IN IP4 127.0.0.1" in invite, target.explain()
+
+
+def test_agent_blind_transfers_to_another_agent_passthrough(tmp_path: Path) -> None:
+    with server_with(tmp_path, media_mode="passthrough") as server:
+        _transfer_relayed(server, tmp_path)
+
+
+def _transfer_relayed(server: Server, tmp_path: Path) -> None:
     agent = _agent(tmp_path, server, "agent_refer.xml", "-key", "transfer_to", "1002")
     target = _agent(
         tmp_path, server, "agent_delayed_offer.xml", user="1002", password="pw1002", name="target"

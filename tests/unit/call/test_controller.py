@@ -257,4 +257,5 @@ def test_reinvite_without_offer_is_answered_with_the_far_end_session() -> None:
     c = make_controller()
     connect(c)
     assert c.handle(le.LegReinvited(leg_id="in1", sdp=b""), 3.0) == [
-        AnswerReinvite(leg_id="in1", status=200, sdp=SDP_B)]
+        AnswerReinvite(leg_id="in1", status=200, sdp=SDP_B)
+    ]

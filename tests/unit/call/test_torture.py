@@ -23,7 +23,9 @@ ALL = sorted(p.stem for p in RFC4475.glob("*.sip"))
 
 def fresh_switch() -> CallSwitch:
     config = parse_config(CONFIG, "<test>")
-    return build_switch(config, IdFactory(random.Random(1), host="127.0.0.1"), b"s" * 32)
+    return build_switch(
+        config, IdFactory(random.Random(1), host="127.0.0.1"), b"s" * 32, random.Random(2)
+    )
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -52,7 +54,7 @@ def test_answerable_parse_errors_get_the_parser_status(name: str) -> None:
     switch.receive_datagram(load(name), ("192.0.2.1", 5060), 0.0)
     out = switch.datagrams_to_send()
     if out:
-        (data, _), = out
+        ((data, _),) = out
         assert int(data.split(b" ", 2)[1]) == PARSE_ERRORS[name][0]
     else:
         assert sum(switch.endpoint.dropped.values()) == 1
