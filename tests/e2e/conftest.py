@@ -34,7 +34,7 @@ accounts:
   - {{user: "1003", password: "pw1003"}}
 trunks:
   - {{name: gw, allow_from: [127.0.0.1/32]}}
-media: {{mode: {media_mode}}}
+media: {{mode: {media_mode}, rtp_timeout: {rtp_timeout}}}
 routes:
   - {{match: '1\\d{{3}}', target: 'extension:\\g<0>'}}
   - {{match: '9(\\d+)', target: 'uri:sip:\\1@127.0.0.1:{uas_port}'}}
@@ -132,7 +132,9 @@ def stop_server(server: Server) -> None:
 def server(tmp_path: Path) -> Iterator[Server]:
     uas_port = free_port()
     s = start_server(
-        tmp_path, BASE_CONFIG.format(ring_timeout=8, uas_port=uas_port, media_mode="anchor")
+        tmp_path, BASE_CONFIG.format(
+        ring_timeout=8, uas_port=uas_port, media_mode="anchor", rtp_timeout=60
+    )
     )
     s.extra["uas_port"] = uas_port
     yield s

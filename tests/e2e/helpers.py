@@ -132,11 +132,14 @@ def register_agent(tmp: Path, server: Server, user: str, password: str, contact_
 
 @contextmanager
 def server_with(
-    tmp: Path, *, ring_timeout: float = 8, media_mode: str = "anchor"
+    tmp: Path, *, ring_timeout: float = 8, media_mode: str = "anchor", rtp_timeout: float = 60
 ) -> Iterator[Server]:
     """A server like the ``server`` fixture but with a chosen ring timeout and media mode."""
     uas_port = free_port()
-    config = BASE_CONFIG.format(ring_timeout=ring_timeout, uas_port=uas_port, media_mode=media_mode)
+    config = BASE_CONFIG.format(
+        ring_timeout=ring_timeout, uas_port=uas_port, media_mode=media_mode,
+        rtp_timeout=rtp_timeout,
+    )
     s = start_server(tmp, config)
     s.extra["uas_port"] = uas_port
     try:

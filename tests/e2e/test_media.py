@@ -1,0 +1,158 @@
+"""Anchored RTP over real sockets: SIPp does the signalling, the test is both phones' audio.
+
+The caller and the agent each announce a UDP socket of this test in their SDP; the test
+sends G.711 frames from each side to the server's address for that leg and checks what the
+other side receives: every frame, one continuous SSRC/sequence, the right payload type,
+and µ-law turned into A-law when the agent answered with PCMA.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cti_server.rtp.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW, ulaw_encode
+from tests.e2e.conftest import Server, free_port
+from tests.e2e.helpers import SippRun, register_agent, run_sipp, wait_event
+
+pytestmark = pytest.mark.e2e
+FRAMES = 40
+
+
+def server_media(sdp_holder: str, marker: str) -> tuple[str, int]:
+    """The server's c= address and m= port in the first SDP after ``marker`` in a trace."""
+    text = sdp_holder.split(marker, 1)[1]
+    host = re.search(r"c=IN IP4 (\S+)", text).group(1)  # type: ignore[union-attr]
+    port = int(re.search(r"m=audio (\d+) ", text).group(1))  # type: ignore[union-attr]
+    return host, port
+
+
+def tone(freq: float) -> list[bytes]:
+    t = np.arange(FRAMES * 160) / 8000.0
+    pcm = (8000 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+    data = ulaw_encode(pcm)
+    return [data[i * 160 : (i + 1) * 160] for i in range(FRAMES)]
+
+
+def send(sock: socket.socket, frames: list[bytes], dest: tuple[str, int], pt: int) -> None:
+    for i, payload in enumerate(frames):
+        header = struct.pack("!BBHII", 0x80, pt | (0x80 if i == 0 else 0), 100 + i, 160 * i, 4242)
+        sock.sendto(header + payload, dest)
+        time.sleep(0.005)
+
+
+def receive(sock: socket.socket, expected: int, timeout: float = 3.0) -> list[bytes]:
+    got: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < expected and time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            got.append(sock.recv(2048))
+        except TimeoutError:
+            break
+    return got
+
+
+def udp() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", free_port()))
+    return sock
+
+
+def connect(
+    server: Server, tmp: Path, a: socket.socket, b: socket.socket, agent_codec: tuple[str, str]
+) -> tuple[SippRun, SippRun]:
+    agent_port = free_port()
+    agent = run_sipp(
+        tmp,
+        "agent",
+        "agent_media.xml",
+        server.port,
+        "-s",
+        "1001",
+        "-key",
+        "rtp_port",
+        str(b.getsockname()[1]),
+        "-key",
+        "rtp_pt",
+        agent_codec[0],
+        "-key",
+        "rtp_codec",
+        agent_codec[1],
+        port=agent_port,
+    )
+    register_agent(tmp, server, "1001", "pw1001", agent_port)
+    caller = run_sipp(
+        tmp,
+        "caller",
+        "caller_media.xml",
+        server.port,
+        "-s",
+        "1001",
+        "-d",
+        "3000",
+        "-key",
+        "rtp_port",
+        str(a.getsockname()[1]),
+    )
+    assert wait_event(server, "call_established"), server.log()
+    return caller, agent
+
+
+@pytest.mark.parametrize("agent_codec", [("0", "PCMU"), ("8", "PCMA")])
+def test_audio_is_relayed_both_ways_through_the_anchor(
+    server: Server, tmp_path: Path, agent_codec: tuple[str, str]
+) -> None:
+    a, b = udp(), udp()
+    with a, b:
+        caller, agent = connect(server, tmp_path, a, b, agent_codec)
+        time.sleep(0.2)
+        to_a = server_media(caller.messages(), "SIP/2.0 200 OK")
+        to_b = server_media(agent.messages(), "INVITE sip:")
+        assert to_a[1] != to_b[1]  # one port per leg
+        frames = tone(440.0)
+        send(a, frames, to_a, pt=0)
+        got_b = receive(b, FRAMES)
+        send(
+            b,
+            tone(1000.0)
+            if agent_codec[1] == "PCMU"
+            else [f.translate(ULAW_TO_ALAW) for f in tone(1000.0)],
+            to_b,
+            pt=int(agent_codec[0]),
+        )
+        got_a = receive(a, FRAMES)
+        assert caller.finish() == 0, caller.explain()
+        assert agent.finish() == 0, agent.explain()
+    assert len(got_b) == FRAMES and len(got_a) == FRAMES
+    headers = [struct.unpack("!BBHII", p[:12]) for p in got_b]
+    assert {h[4] for h in headers} == {headers[0][4]} and headers[0][4] != 4242  # our SSRC
+    assert [(h[2] - headers[0][2]) & 0xFFFF for h in headers] == list(range(FRAMES))
+    assert {h[1] & 0x7F for h in headers} == {int(agent_codec[0])}
+    expected_b = frames if agent_codec[1] == "PCMU" else [f.translate(ULAW_TO_ALAW) for f in frames]
+    assert [p[12:] for p in got_b] == expected_b
+    back = tone(1000.0)
+    if agent_codec[1] == "PCMA":  # A-law -> µ-law is not the exact inverse of µ-law -> A-law
+        back = [f.translate(ULAW_TO_ALAW).translate(ALAW_TO_ULAW) for f in back]
+    assert [p[12:] for p in got_a] == back
+    assert wait_event(server, "call_cleared", cause="caller_hangup"), server.log()
+
+
+def test_silent_call_is_cleared_by_the_rtp_timeout(tmp_path: Path) -> None:
+    from tests.e2e.helpers import server_with
+
+    with server_with(tmp_path, rtp_timeout=1.5) as server:
+        a, b = udp(), udp()
+        with a, b:
+            caller, agent = connect(server, tmp_path, a, b, ("0", "PCMU"))
+            assert wait_event(server, "call_cleared", timeout=8), server.log()
+            caller.finish(5)
+            agent.finish(5)
+        (cleared,) = server.events("call_cleared")
+        assert "cause=media_timeout" in cleared
