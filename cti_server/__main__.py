@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ha1.add_argument("user")
     ha1.add_argument("--realm", default="cti.local", help="SIP realm (default: cti.local)")
+    from cti_server.media.cli import add_prompts_parser
+
+    add_prompts_parser(sub)
     return parser
 
 
@@ -101,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check_config(args.file)
         if args.command == "ha1":
             return _ha1(args.user, args.realm)
+        if args.command == "prompts":
+            return int(args.handler(args))
         if args.command == "demo":
             from cti_server.demo import run_demo
 
