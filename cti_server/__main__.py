@@ -119,8 +119,23 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def check_references(config: Config, source: str) -> None:
+    """What pydantic cannot see from the file alone: prompt ids that do not exist."""
+    from cti_server.media.prompt_source import unknown_prompts
+
+    problems = [
+        f"{source}: routes.{i}.announce: unknown prompt {r.announce!r} "
+        "(see `cti-server prompts list`)"
+        for i, r in enumerate(config.routes)
+        if r.announce and unknown_prompts([r.announce])
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
 def _check_config(path: Path) -> int:
     config = load_config(path)
+    check_references(config, str(path))
     plain = [a.user for a in config.accounts if a.password is not None]
     print(
         f"{path}: OK: {len(config.accounts)} accounts, {len(config.trunks)} trunks, "
@@ -164,6 +179,7 @@ def load_with_overrides(args: argparse.Namespace) -> Config:
 
 def _serve(args: argparse.Namespace) -> int:
     config = load_with_overrides(args)
+    check_references(config, str(args.config or "<defaults>"))
     from cti_server.reactor import install
 
     reactor = install()

@@ -26,6 +26,7 @@ from cti_server.call.wiring import build_switch
 from cti_server.config import Config
 from cti_server.event_log import EventLogger
 from cti_server.ids import IdFactory
+from cti_server.media.prompt_source import load_prompt_source
 from cti_server.sip.local import LocalAddress
 from metrics.prometheus import build_registry
 
@@ -117,8 +118,12 @@ def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None)
     ids = IdFactory(
         rng or random.SystemRandom(), host=config.sip.advertised_host or config.sip.listen
     )
+    prompts = None
+    if config.media.mode == "anchor":  # music on hold always; prompt languages routes use
+        languages = {r.language or config.language for r in config.routes if r.announce}
+        prompts = load_prompt_source(config.data_dir, languages)
     switch = build_switch(
-        config, ids, _nonce_secret(Path(config.data_dir)), rng or random.SystemRandom()
+        config, ids, _nonce_secret(Path(config.data_dir)), rng or random.SystemRandom(), prompts
     )
     bus = EventBus()
     bus.subscribe(EventLogger(config.timezone))

@@ -127,6 +127,10 @@ class RouteConfig(_Model):
     from_trunks_only: bool = Field(False, description="only calls arriving on a trunk may use it")
     strip: int = Field(0, ge=0, description="digits removed from the front before dialing")
     prefix: str = ""
+    announce: str | None = Field(
+        None, description="prompt played to the caller (answered first) before the target rings"
+    )
+    language: Literal["ko", "en"] | None = Field(None, description="prompt language; top level")
 
     @field_validator("match")
     @classmethod

@@ -1,8 +1,10 @@
 """``cti-server demo``: the server on embedded defaults and one real call over loopback.
 
 Agent 1001 registers from a SIPp softphone (digest auth), a SIPp "gateway" calls 1001
-through the demo trunk, the agent answers, they talk, the caller hangs up. Every domain
-event is printed as it happens; the exit status says whether the call connected and cleared.
+through the demo trunk; the server answers, plays the Korean greeting over RTP, hears the
+caller press 1 (RFC 2833), stops the greeting, rings the agent, bridges the audio; the
+caller hangs up. Every domain event is printed as it happens; the exit status says whether
+the call connected and cleared.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ accounts:
 trunks:
   - {{name: demo-gw, allow_from: [127.0.0.1/32]}}
 routes:
-  - {{match: '1\\d{{3}}', target: 'extension:\\g<0>'}}
+  # the caller hears the Korean greeting first (a key skips it), then agent 1001 rings
+  - {{match: '1\\d{{3}}', target: 'extension:\\g<0>', announce: greeting}}
 """
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "loadtests" / "sipp"
@@ -61,13 +64,13 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
     say(f"server up: SIP UDP/TCP on 127.0.0.1:{port}; agents 1001, 1002; trunk demo-gw")
 
     def start_caller() -> None:
-        say("SIPp gateway calls 1001 through trunk demo-gw")
+        say("SIPp gateway calls 1001 through trunk demo-gw; it presses 1 during the greeting")
         _spawn(
             reactor,
             sipp,
             [
                 "-sf",
-                str(SCENARIOS / "caller.xml"),
+                str(SCENARIOS / "caller_demo.xml"),
                 "-s",
                 "1001",
                 "-d",

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from cti_server.events import Event
 
 log = logging.getLogger("cti.events")
+MASKED = frozenset({"digit", "digits", "pin"})  # never in a log line: they may be PINs
 
 
 class EventLogger:
@@ -21,7 +22,7 @@ class EventLogger:
             return
         stamp = datetime.fromtimestamp(event.at, self._zone).strftime("%H:%M:%S.%f")[:-3]
         fields = " ".join(
-            f"{f.name}={getattr(event, f.name)}"
+            f"{f.name}={'*' if f.name in MASKED else getattr(event, f.name)}"
             for f in dataclasses.fields(event)
             if f.name != "at" and getattr(event, f.name) not in (None, "")
         )

@@ -148,6 +148,38 @@ class CallCleared(Event):
     agent_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromptStarted(Event):
+    """The server began playing a prompt to a leg (announcement, IVR, message)."""
+
+    name: ClassVar[str] = "prompt_started"
+    call_id: str
+    leg_id: str
+    prompt: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PromptEnded(Event):
+    """A prompt finished, or was cut short by a key press (``barged_in``)."""
+
+    name: ClassVar[str] = "prompt_ended"
+    call_id: str
+    leg_id: str
+    prompt: str
+    barged_in: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DtmfReceived(Event):
+    """A caller pressed a key (RFC 4733 or in-band). Logs mask ``digit``: it may be a PIN."""
+
+    name: ClassVar[str] = "dtmf_received"
+    call_id: str
+    leg_id: str
+    digit: str
+
+
 # --- registrations and authentication ------------------------------------------------------
 
 

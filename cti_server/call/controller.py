@@ -25,11 +25,25 @@ from cti_server.actions import (
     ProbeLeg,
     RespondLeg,
 )
-from cti_server.call.media_plan import MediaPlanner
+from cti_server.call.media_plan import MediaPlanner, PromptSource
 from cti_server.call.midcall import MidCall
-from cti_server.call.model import Call, CallPhase, Leg, LegDirection, LegInput, LegState
+from cti_server.call.model import (
+    Call,
+    CallPhase,
+    Leg,
+    LegDirection,
+    LegInput,
+    LegState,
+    NextHop,
+)
 from cti_server.call.routing import Router, RouteTarget
-from cti_server.rtp.bridge import MediaError, MediaEvent, MediaTimedOut
+from cti_server.rtp.bridge import (
+    DigitReceived,
+    MediaError,
+    MediaEvent,
+    MediaTimedOut,
+    PlayFinished,
+)
 from cti_server.sip import leg_events as le
 
 # Failure of the outbound leg -> what the caller hears (RFC 3261 §16.7 spirit, simplified).
@@ -50,6 +64,7 @@ def caller_status(status: int) -> int:
 class ControllerSettings:
     ring_timeout: float = 60.0
     session_expires: float = 1800.0
+    language: str = "ko"
 
 
 Locator = Callable[[str, float], list[str]]  # account user, now -> contact URIs to try
@@ -64,9 +79,11 @@ class CallController(MidCall):
         new_id: IdSource,
         settings: ControllerSettings,
         planner: MediaPlanner | None = None,
+        prompts: PromptSource | None = None,
     ) -> None:
         self._router = router
         self._plan = planner  # None: SDP passes through and media flows end to end
+        self._prompts = prompts
         self._locate = locate
         self._new_id = new_id
         self._settings = settings
@@ -159,7 +176,72 @@ class CallController(MidCall):
         leg, call = found
         if isinstance(event, MediaTimedOut) and call.phase is CallPhase.CONNECTED:
             return self._clear(call, now, "media_timeout", ended=leg, bye_ended=True)
+        if isinstance(event, DigitReceived):
+            self._events.append(
+                ev.DtmfReceived(at=now, call_id=call.call_id, leg_id=leg.leg_id, digit=event.digit)
+            )
+            if call.phase is CallPhase.ANNOUNCING and self._plan is not None:
+                self._plan.media.stop_playing(leg.leg_id)  # barge-in: a key skips the prompt
+                return self._after_announcement(call, now, barged_in=True)
+        if isinstance(event, PlayFinished) and call.phase is CallPhase.ANNOUNCING:
+            return self._after_announcement(call, now, barged_in=False)
         return []
+
+    def _announce(
+        self, call: Call, target: RouteTarget, hop: NextHop, now: float
+    ) -> list[LegAction] | None:
+        """Answer the caller ourselves and play ``target.announce``; None if we cannot."""
+        plan, prompts = self._plan, self._prompts
+        inbound = call.inbound
+        if plan is None or prompts is None or not plan.has_offer(inbound.leg_id):
+            return None
+        codec = plan.codec(inbound.leg_id) or "PCMU"
+        language = target.language or self._settings.language
+        frames = prompts.frames(target.announce or "", language, codec)
+        if not frames:
+            return None
+        call.next_hop = hop
+        call.phase = CallPhase.ANNOUNCING
+        call.announcement = target.announce
+        self._events.append(
+            ev.PromptStarted(
+                at=now,
+                call_id=call.call_id,
+                leg_id=inbound.leg_id,
+                prompt=target.announce or "",
+                language=language,
+            )
+        )
+        inbound.apply(LegInput.ANSWER, now)
+        plan.media.collect_digits(inbound.leg_id, True)
+        plan.media.play(inbound.leg_id, frames)
+        return [RespondLeg(leg_id=inbound.leg_id, status=200, sdp=plan.make_answer(inbound.leg_id))]
+
+    def _after_announcement(self, call: Call, now: float, *, barged_in: bool) -> list[LegAction]:
+        hop, call.next_hop = call.next_hop, None
+        if hop is None:
+            return []
+        self._events.append(
+            ev.PromptEnded(
+                at=now,
+                call_id=call.call_id,
+                leg_id=call.inbound.leg_id,
+                prompt=call.announcement or "",
+                barged_in=barged_in,
+            )
+        )
+        call.phase = CallPhase.ROUTING
+        return self._originate(
+            call,
+            list(hop.uris),
+            hop.caller,
+            hop.display,
+            b"",
+            hop.max_forwards,
+            hop.agent,
+            now,
+            prefer=hop.codec,
+        )
 
     # --- call set-up ----------------------------------------------------------------------
 
@@ -202,6 +284,11 @@ class CallController(MidCall):
                 return self._reject(call, now, 488, "rejected")
         agent = target.value if target.kind == "extension" else None
         mf = max(e.max_forwards - 1, 0)
+        if target.announce:
+            hop = NextHop(tuple(uris), e.caller, e.caller_display, mf, agent, codec or None)
+            answered = self._announce(call, target, hop, now)
+            if answered is not None:
+                return answered
         return self._originate(
             call, uris, e.caller, e.caller_display, e.sdp, mf, agent, now, prefer=codec or None
         )
@@ -276,14 +363,20 @@ class CallController(MidCall):
     def _on_progress(self, call: Call, leg: Leg, e: le.LegProgress, now: float) -> list[LegAction]:
         if not leg.alive:
             return []
+        first = leg.state is not LegState.EARLY
         leg.apply(LegInput.PROGRESS, now)
-        if leg is not call.peer or call.inbound.state not in (LegState.INITIAL, LegState.EARLY):
+        if leg is not call.peer:
             return []
+        if first:
+            self._events.append(
+                ev.CallAlerting(
+                    at=now, call_id=call.call_id, leg_id=leg.leg_id, agent_id=leg.agent_id
+                )
+            )
+        if call.inbound.state not in (LegState.INITIAL, LegState.EARLY):
+            return []  # the caller is already answered (announcement): nothing to relay
         call.phase = CallPhase.ALERTING
         call.inbound.apply(LegInput.PROGRESS, now)
-        self._events.append(
-            ev.CallAlerting(at=now, call_id=call.call_id, leg_id=leg.leg_id, agent_id=leg.agent_id)
-        )
         if self._plan is None:
             return [RespondLeg(leg_id=call.inbound.leg_id, status=183 if e.sdp else 180, sdp=e.sdp)]
         plan = self._plan
@@ -304,7 +397,9 @@ class CallController(MidCall):
         if leg is not call.peer:
             return [ByeLeg(leg_id=leg.leg_id)]
         leg.apply(LegInput.ACK, now)  # the endpoint ACKs a 2xx at once (auto_ack)
-        call.inbound.apply(LegInput.ANSWER, now)
+        already_answered = call.inbound.up  # we answered it for an announcement
+        if not already_answered:
+            call.inbound.apply(LegInput.ANSWER, now)
         call.phase = CallPhase.CONNECTED
         call.probe_due = now + self._settings.session_expires / 2
         self._schedule(call)
@@ -313,11 +408,10 @@ class CallController(MidCall):
                 at=now, call_id=call.call_id, leg_id=leg.leg_id, agent_id=leg.agent_id
             )
         )
-        return [
-            RespondLeg(
-                leg_id=call.inbound.leg_id, status=200, sdp=self._answer_caller(call, leg, e, now)
-            )
-        ]
+        sdp = self._answer_caller(call, leg, e, now)
+        if already_answered:
+            return []
+        return [RespondLeg(leg_id=call.inbound.leg_id, status=200, sdp=sdp)]
 
     def _answer_caller(self, call: Call, leg: Leg, e: le.LegAnswered, now: float) -> bytes:
         """The SDP of our 200 to the caller: relayed, our answer, or our offer (delayed)."""
@@ -352,13 +446,15 @@ class CallController(MidCall):
                 if (transferor and transferor.alive)
                 else []
             )
-        if leg is not call.peer or call.inbound.state not in (LegState.INITIAL, LegState.EARLY):
+        if leg is not call.peer or not call.inbound.alive:
             return []
         if was_alive and leg.contacts_left and e.status not in (486, 600, 603):
             rest = leg.contacts_left
             return self._originate(
                 call, rest, call.caller, None, call.inbound.sdp, 69, leg.agent_id, now
             )
+        if call.inbound.up:  # answered by us (announcement): nobody to connect to, hang up
+            return self._clear(call, now, "rejected" if was_alive else "timeout", ended=leg)
         status = caller_status(e.status) if was_alive else 480
         return self._reject(call, now, status, "rejected" if was_alive else "timeout")
 

@@ -10,6 +10,7 @@ answered locally and the other party is simply bridged elsewhere in ``MediaCore`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from cti_server.rtp.bridge import MediaCore
 from cti_server.sip.sdp import (
@@ -24,6 +25,14 @@ from cti_server.sip.sdp import (
 )
 
 SUPPORTED = ("PCMU", "PCMA")
+
+
+class PromptSource(Protocol):
+    """Prompt audio already in memory, as 20 ms payloads in the leg's codec (no file I/O)."""
+
+    def frames(self, prompt_id: str, language: str, codec: str) -> list[bytes]: ...
+
+    def music_on_hold(self, codec: str) -> list[bytes]: ...
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from cti_server.actions import (
     NotifyRefer,
     ReinviteLeg,
 )
-from cti_server.call.media_plan import MediaPlanner
+from cti_server.call.media_plan import MediaPlanner, PromptSource
 from cti_server.call.model import Call, CallPhase, Leg, LegInput
 from cti_server.call.routing import Router, RouteTarget
 from cti_server.sip import leg_events as le
@@ -28,6 +28,7 @@ class MidCall:
     """Base of the CallController: the in-call handlers. State lives in the controller."""
 
     _plan: MediaPlanner | None
+    _prompts: PromptSource | None
     _router: Router
     _events: list[ev.Event]
     _legs: dict[str, tuple[Leg, Call]]
@@ -78,8 +79,22 @@ class MidCall:
         if result is None:
             return [AnswerReinvite(leg_id=leg.leg_id, status=488)]
         answer, hold = result
+        if hold != call.held:
+            self._music_on_hold(call, leg, hold)
         self._note_hold(call, leg, hold, now)
         return [AnswerReinvite(leg_id=leg.leg_id, status=200, sdp=answer)]
+
+    def _music_on_hold(self, call: Call, holder: Leg, hold: bool) -> None:
+        """The party left waiting hears music while the other holds (anchored media only)."""
+        plan, other = self._plan, call.other(holder)
+        if plan is None or self._prompts is None or other is None or not other.up:
+            return
+        if not hold:
+            plan.media.stop_playing(other.leg_id)
+            return
+        frames = self._prompts.music_on_hold(plan.codec(other.leg_id) or "PCMU")
+        if frames:
+            plan.media.play(other.leg_id, frames, loop=True)
 
     def _note_hold(self, call: Call, leg: Leg, hold: bool, now: float) -> None:
         if hold != call.held:

@@ -108,8 +108,21 @@ class Leg:
         return self.state in (LegState.ANSWERED, LegState.CONFIRMED)
 
 
+@dataclass(frozen=True, slots=True)
+class NextHop:
+    """An origination decided but deferred (after an announcement)."""
+
+    uris: tuple[str, ...]
+    caller: str
+    display: str | None
+    max_forwards: int
+    agent: str | None
+    codec: str | None
+
+
 class CallPhase(enum.Enum):
     ROUTING = "routing"
+    ANNOUNCING = "announcing"  # answered by us, a prompt plays, the target rings afterwards
     ALERTING = "alerting"
     CONNECTED = "connected"
     TRANSFERRING = "transferring"
@@ -132,6 +145,8 @@ class Call:
     probe_due: float | None = None
     held: bool = False
     pending_reinvite: tuple[str, str] | None = None  # (from leg, to leg) of a relayed re-INVITE
+    next_hop: NextHop | None = None  # where to go once the announcement has played
+    announcement: str | None = None
 
     def legs(self) -> list[Leg]:
         out = [self.inbound]

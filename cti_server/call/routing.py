@@ -20,6 +20,8 @@ class RouteTarget:
     value: str  # account user, dialed number, URI, flow or queue name
     uri: str | None = None  # the SIP URI to send an INVITE to (trunk and uri kinds)
     trunk: str | None = None
+    announce: str | None = None  # a prompt the caller hears first (anchored media only)
+    language: str | None = None
 
 
 class Router:
@@ -43,10 +45,16 @@ class Router:
                     continue
                 dialed = cfg.prefix + number[cfg.strip :]
                 uri = self._trunk_uri(template, dialed)
-                return RouteTarget("trunk", dialed, uri=uri, trunk=template)
-            if kind == "uri":
-                return RouteTarget("uri", value, uri=value)
-            return RouteTarget(kind, value)
+                return RouteTarget(
+                    "trunk",
+                    dialed,
+                    uri=uri,
+                    trunk=template,
+                    announce=cfg.announce,
+                    language=cfg.language,
+                )
+            fixed = value if kind == "uri" else None
+            return RouteTarget(kind, value, uri=fixed, announce=cfg.announce, language=cfg.language)
         return None
 
     def _trunk_uri(self, trunk_name: str, dialed: str) -> str:

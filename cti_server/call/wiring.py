@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 
 from cti_server.call.controller import CallController, ControllerSettings
-from cti_server.call.media_plan import MediaPlanner
+from cti_server.call.media_plan import MediaPlanner, PromptSource
 from cti_server.call.routing import Router
 from cti_server.call.switch import CallSwitch
 from cti_server.config import Config
@@ -46,7 +46,11 @@ def accounts_from_config(config: Config) -> AccountBook:
 
 
 def build_switch(
-    config: Config, ids: IdFactory, nonce_secret: bytes, rng: RandomSource
+    config: Config,
+    ids: IdFactory,
+    nonce_secret: bytes,
+    rng: RandomSource,
+    prompts: PromptSource | None = None,
 ) -> CallSwitch:
     sip_cfg = config.sip
     local = LocalAddress(
@@ -100,8 +104,11 @@ def build_switch(
         locate,
         ids.sequence,
         ControllerSettings(
-            ring_timeout=sip_cfg.ring_timeout, session_expires=sip_cfg.session_expires
+            ring_timeout=sip_cfg.ring_timeout,
+            session_expires=sip_cfg.session_expires,
+            language=config.language,
         ),
         planner,
+        prompts if planner is not None else None,
     )
     return CallSwitch(endpoint, controller, planner.media if planner else None)
