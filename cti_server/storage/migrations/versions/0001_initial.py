@@ -5,7 +5,8 @@ Revises:
 Create Date: 2026-11-23
 
 Written out in full rather than from ``tables.py``, so this revision keeps meaning what it
-meant when later revisions change the tables.
+meant when later revisions change the tables. Names are final (``op.f``): the metadata's
+naming convention would otherwise prefix them again.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_recordings"),
         sa.CheckConstraint(
             "status IN ('recording', 'complete', 'failed', 'repaired', 'deleted')",
-            name="ck_recordings_status",
+            name=op.f("ck_recordings_status"),
         ),
     )
     op.create_index("ix_recordings_call_id", "recordings", ["call_id"])
@@ -85,7 +86,7 @@ def upgrade() -> None:
         sa.Column("created_at", _ts, nullable=False),
         sa.PrimaryKeyConstraint("user", name="pk_sip_accounts"),
         sa.CheckConstraint(
-            "ha1_md5 IS NOT NULL OR ha1_sha256 IS NOT NULL", name="ck_sip_accounts_has_ha1"
+            "ha1_md5 IS NOT NULL OR ha1_sha256 IS NOT NULL", name=op.f("ck_sip_accounts_has_ha1")
         ),
     )
 

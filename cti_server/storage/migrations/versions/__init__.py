@@ -1,1 +1,1 @@
-"""Alembic revisions, numbered ``NNNN_name.py`` with ``revision = "NNNN"``; never edit a shipped one."""
+"""Alembic revisions: ``NNNN_name.py`` with ``revision = "NNNN"``; never edit a shipped one."""
