@@ -20,6 +20,9 @@ EPILOG = """examples:
   cti-server serve --config cti.yaml --sip-port 5070 --data-dir /tmp/cti2
   cti-server check-config cti.yaml                 validate a config file, print file:line errors
   cti-server ha1 1001 --realm cti.local            print digest HA1s for an account (no plaintext)
+  cti-server db upgrade                            create or migrate the database
+  cti-server accounts add 1001 --display-name 김상담  store an agent's SIP account (HA1 only)
+  cti-server prompts generate                      make the Korean/English prompts
 """
 
 
@@ -79,8 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     ha1.add_argument("user")
     ha1.add_argument("--realm", default="cti.local", help="SIP realm (default: cti.local)")
     from cti_server.media.cli import add_prompts_parser
+    from cti_server.storage.cli import add_db_parser
 
     add_prompts_parser(sub)
+    add_db_parser(sub)
     return parser
 
 
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             return _check_config(args.file)
         if args.command == "ha1":
             return _ha1(args.user, args.realm)
-        if args.command == "prompts":
+        if args.command in ("prompts", "db", "accounts"):
             return int(args.handler(args))
         if args.command == "demo":
             from cti_server.demo import run_demo
@@ -183,9 +188,9 @@ def _serve(args: argparse.Namespace) -> int:
     from cti_server.reactor import install
 
     reactor = install()
-    from cti_server.app import build_app
+    from cti_server.app import build_app, load_database_accounts
 
-    app = build_app(config, reactor)
+    app = build_app(config, reactor, extra_accounts=load_database_accounts(config))
     try:
         app.start()
     except OSError as exc:

@@ -27,6 +27,7 @@ from cti_server.config import Config
 from cti_server.event_log import EventLogger
 from cti_server.ids import IdFactory
 from cti_server.media.prompt_source import load_prompt_source
+from cti_server.sip.accounts import Account
 from cti_server.sip.local import LocalAddress
 from metrics.prometheus import build_registry
 
@@ -114,7 +115,47 @@ class App:
         return gatherResults([maybeDeferred(p.stopListening) for p in ports])
 
 
-def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None) -> App:
+def load_database_accounts(config: Config) -> list[Account]:
+    """Migrate the database to head and read the enabled SIP accounts (before the reactor
+    runs: blocking here is fine). Accounts for another realm are skipped with a warning:
+    an HA1 only proves a password for the realm it was made with."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from cti_server.storage import Database
+    from cti_server.storage.migrations import upgrade
+    from cti_server.storage.tables import SipAccountRow
+
+    db = Database.from_config(config)
+    try:
+        upgrade(db.sync_engine)
+        with Session(db.sync_engine) as session:
+            rows = session.scalars(select(SipAccountRow).where(SipAccountRow.enabled)).all()
+    finally:
+        db.dispose_sync()
+    accounts = []
+    for row in rows:
+        if row.realm != config.sip.realm:
+            log.warning(
+                "account %s was made for realm %r, not %r: skipped",
+                row.user,
+                row.realm,
+                config.sip.realm,
+            )
+            continue
+        algos = tuple(row.digest_algorithms) if row.digest_algorithms else None
+        accounts.append(Account(row.user, row.ha1_md5, row.ha1_sha256, row.display_name, algos))
+    log.info("database %s: %d SIP accounts", db.display_url, len(accounts))
+    return accounts
+
+
+def build_app(
+    config: Config,
+    reactor: Any,
+    *,
+    rng: random.Random | None = None,
+    extra_accounts: list[Account] | None = None,
+) -> App:
     ids = IdFactory(
         rng or random.SystemRandom(), host=config.sip.advertised_host or config.sip.listen
     )
@@ -125,6 +166,9 @@ def build_app(config: Config, reactor: Any, *, rng: random.Random | None = None)
     switch = build_switch(
         config, ids, _nonce_secret(Path(config.data_dir)), rng or random.SystemRandom(), prompts
     )
+    for account in extra_accounts or []:
+        if switch.endpoint.accounts.get(account.user) is None:  # the config file wins
+            switch.endpoint.accounts.put(account)
     bus = EventBus()
     bus.subscribe(EventLogger(config.timezone))
     registry, counters = build_registry(switch)

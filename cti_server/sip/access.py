@@ -48,7 +48,7 @@ class AccessControl:
         realm: str,
         algorithms: tuple[str, ...],
     ) -> None:
-        self._accounts = accounts
+        self.accounts = accounts
         self._guard = guard
         self._nonces = nonces
         self._realm = realm
@@ -63,7 +63,7 @@ class AccessControl:
             return AccessVerdict(None, 403, LOCKED_REASON)
         if creds is None:
             return self._challenge(request, now, nonce_seed, stale=False)
-        account = self._accounts.get(creds.username)
+        account = self.accounts.get(creds.username)
         ha1 = account.ha1(creds.algorithm) if account else None
         outcome = "wrong"
         if ha1 is not None:
@@ -109,7 +109,7 @@ class AccessControl:
             user = parse_name_addr(request.headers.get("From") or "", "From").uri.user
         except SipParseError:
             user = None
-        account = self._accounts.get(user) if user else None
+        account = self.accounts.get(user) if user else None
         if account is not None and account.algorithms:
             return account.algorithms
         return self._algorithms

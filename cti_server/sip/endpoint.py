@@ -21,7 +21,7 @@ from cti_server.events import AgentRegistered, AgentUnregistered, Event
 from cti_server.ids import IdFactory
 from cti_server.sip import leg_events as le
 from cti_server.sip.access import AccessControl, AccessVerdict
-from cti_server.sip.accounts import TrunkTable
+from cti_server.sip.accounts import AccountBook, TrunkTable
 from cti_server.sip.errors import SipParseError
 from cti_server.sip.headers import parse_name_addr, parse_uri
 from cti_server.sip.leg_actions import execute_action, on_timeout, peer_for_uri
@@ -106,6 +106,10 @@ class SipEndpoint:
 
     def transaction_stats(self) -> dict[str, int]:
         return self._txn.stats()
+
+    @property
+    def accounts(self) -> AccountBook:
+        return self._access.accounts
 
     @property
     def auth_failures(self) -> int:
