@@ -35,6 +35,8 @@ EDGE_FILES = {
     "cti_server/media/prompt_files.py",
     "cti_server/media/cli.py",
     "recording/sink.py",
+    "recording/files.py",
+    "recording/finisher.py",
 }
 BANNED = {"time", "random", "socket", "threading", "twisted", "sqlalchemy", "redis", "asyncio"}
 

@@ -125,23 +125,28 @@ def test_header_readable_by_wave_and_sox_while_recording(
         assert sink.sync(SYNC_TIMEOUT, fsync=True)
 
 
-def test_header_is_rewritten_by_the_periodic_flush_without_being_asked(tmp_path: Path) -> None:
+@pytest.mark.parametrize("syncfs_min_files", [1, 1000], ids=["syncfs", "fdatasync"])
+def test_headers_are_rewritten_by_the_periodic_flush_without_being_asked(
+    tmp_path: Path, syncfs_min_files: int
+) -> None:
     now = [0.0]
-    s = RecordingSink(flush_interval=1.0, clock=lambda: now[0])
+    s = RecordingSink(flush_interval=1.0, clock=lambda: now[0], syncfs_min_files=syncfs_min_files)
     s.start()
     try:
-        path = tmp_path / "r1.wav"
-        part = Path(f"{path}.part")
-        s.submit(
-            [open_action(path)] + [WriteFrames(recording_id="r1", pcm=frame(i)) for i in range(10)]
-        )
+        parts = [Path(f"{tmp_path / f'r{k}.wav'}.part") for k in range(3)]
+        for k in range(3):
+            s.submit([open_action(tmp_path / f"r{k}.wav", f"r{k}")])
+            s.submit([WriteFrames(recording_id=f"r{k}", pcm=frame(i)) for i in range(10 + k)])
         assert s.sync(SYNC_TIMEOUT)
-        assert wav.parse_header(part.read_bytes()[:44]).data_len == 0  # written, not yet flushed
+        for part in parts:  # written, not yet flushed
+            assert wav.parse_header(part.read_bytes()[:44]).data_len == 0
         now[0] = 1.5
         assert s.sync(SYNC_TIMEOUT)  # wakes the worker: it writes, then sees the flush is due
         assert s.sync(SYNC_TIMEOUT)  # ... and this one is processed after that flush
-        assert wav.parse_header(part.read_bytes()[:44]).data_len == 10 * 640
-        assert s.flushes >= 1
+        for k, part in enumerate(parts):
+            assert wav.parse_header(part.read_bytes()[:44]).data_len == (10 + k) * 640
+            assert read_wav(part)[1] == (10 + k) * 160
+        assert s.header_rounds >= 1 and s.errors == 0
     finally:
         s.stop(timeout=SYNC_TIMEOUT)
 

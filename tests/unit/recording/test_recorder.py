@@ -292,3 +292,32 @@ def test_deterministic_across_runs() -> None:
 
 def test_no_deadlines() -> None:
     assert make().next_deadline() is None
+
+
+def test_feed_many_equals_feed_call_by_call() -> None:
+    """The batched tick gives the same actions as one feed per call, states included."""
+    rng = np.random.default_rng(7)
+    callers = rng.integers(-9000, 9000, (4, 160), dtype=np.int16)
+    agents = rng.integers(-9000, 9000, (4, 160), dtype=np.int16)
+    ids = ["c0", "c1", "c2", "c3"]  # c3 is not recorded
+
+    def setup() -> Recorder:
+        r = make(q="all")
+        r.agent_connected("c0", "a0", T0, queue="q")
+        r.agent_connected("c1", "a1", T0, queue="q")
+        r.pause("c1", T0)
+        r.start_voice_message("c2", T0)
+        r.set_secure("c3", True, T0)
+        return r
+
+    one_by_one = setup()
+    expected: list[RecordingAction] = []
+    for i, call_id in enumerate(ids):
+        expected += one_by_one.feed(call_id, callers[i], agents[i], T0 + 0.02)
+    batched = setup().feed_many(ids, callers, agents, T0 + 0.02)
+    assert batched == expected
+    assert [a.recording_id for a in batched if isinstance(a, WriteFrames)] == [
+        "rec1",
+        "rec2",
+        "rec3",
+    ]

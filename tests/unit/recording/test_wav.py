@@ -165,3 +165,18 @@ def test_repaired_bytes_read_with_wave() -> None:
 def test_duration() -> None:
     assert wav.duration_s(32000, 2) == 1.0
     assert wav.duration_s(32000, 1) == 2.0
+
+
+def test_interleave_many_matches_interleave_row_by_row() -> None:
+    rng = np.random.default_rng(3)
+    left = rng.integers(-32768, 32767, (5, 160), dtype=np.int16)
+    right = rng.integers(-32768, 32767, (5, 160), dtype=np.int16)
+    data = wav.interleave_many(left, right)
+    assert data == b"".join(wav.interleave(left[i], right[i]) for i in range(5))
+
+
+def test_interleave_many_refuses_mismatched_shapes() -> None:
+    with pytest.raises(wav.WavError):
+        wav.interleave_many(np.zeros((2, 160)), np.zeros((3, 160)))
+    with pytest.raises(wav.WavError):
+        wav.interleave_many(np.zeros(160), np.zeros(160))
