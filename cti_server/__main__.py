@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--talk-seconds",
         type=float,
-        default=2.0,
-        help="how long the demo call stays connected (default: 2)",
+        default=8.0,
+        help="how long the caller stays after the greeting (default: 8)",
     )
 
     ha1 = sub.add_parser(
@@ -202,6 +202,7 @@ def _serve(args: argparse.Namespace) -> int:
         f"http={config.http.listen}:{app.http_port}",
         flush=True,
     )
+    reactor.addSystemEventTrigger("before", "shutdown", app.stop)  # close recordings cleanly
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: reactor.callFromThread(reactor.stop))
     reactor.run(installSignalHandlers=False)

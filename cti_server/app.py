@@ -16,6 +16,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from cti_server.adapters.recording_service import RecordingService
 from cti_server.adapters.rtp_udp import MediaService
 from cti_server.adapters.sip_service import SipService
 from cti_server.adapters.sip_tcp import SipTcpFactory
@@ -30,6 +31,8 @@ from cti_server.media.prompt_source import load_prompt_source
 from cti_server.sip.accounts import Account
 from cti_server.sip.local import LocalAddress
 from metrics.prometheus import build_registry
+from recording.recorder import Recorder
+from recording.sink import RecordingSink
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,7 @@ class App:
     sip: SipService
     registry: CollectorRegistry
     media: MediaService | None = None
+    recording: RecordingService | None = None
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
 
@@ -70,6 +74,8 @@ class App:
             self.sip_port,
             "/".join(t.upper() for t in cfg.transports),
         )
+        if self.recording is not None:
+            self.recording.start(recordings_dir(self.config))
         if self.media is not None:
             self.media.start()
             log.info(
@@ -109,6 +115,8 @@ class App:
         self.sip.stop()
         if self.media is not None:
             self.media.stop()
+        if self.recording is not None:
+            self.recording.stop()
         from twisted.internet.defer import gatherResults, maybeDeferred
 
         ports = self.ports + ([self.http_port_obj] if self.http_port_obj else [])
@@ -175,9 +183,13 @@ def build_app(
     bus.subscribe(counters)
     sip = SipService(switch, bus, reactor)
     media = None
+    recording = None
     if switch.media is not None:
         media = MediaService(switch.media, reactor, reactor, sip.media_events)
         sip.after_flush = media.sync_ports
+        recording = build_recording(config, switch, reactor, ids)
+        bus.subscribe(recording.on_event)
+        media.on_tick = recording.on_tick
     return App(
         config=config,
         reactor=reactor,
@@ -186,7 +198,30 @@ def build_app(
         sip=sip,
         registry=registry,
         media=media,
+        recording=recording,
     )
+
+
+def recordings_dir(config: Config) -> Path:
+    return Path(config.recording.directory or Path(config.data_dir) / "recordings")
+
+
+def build_recording(
+    config: Config, switch: CallSwitch, reactor: Any, ids: IdFactory
+) -> RecordingService:
+    from cti_server.storage import Database
+    from cti_server.storage.recording_index import RecordingIndex
+    from cti_server.storage.repos import RecordingRepo
+
+    directory = recordings_dir(config)
+    recorder = Recorder(
+        lambda: ids.sequence("R"), str(directory), default_policy=config.recording.policy
+    )
+    index = RecordingIndex(RecordingRepo(Database.from_config(config).async_session))
+    service: RecordingService
+    sink = RecordingSink(on_closed=lambda closed: service.sink_closed(closed))
+    service = RecordingService(recorder, sink, switch, reactor, reactor.callFromThread, index)
+    return service
 
 
 def _nonce_secret(data_dir: Path) -> bytes:

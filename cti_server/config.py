@@ -177,6 +177,15 @@ class MediaConfig(_Model):
         return self
 
 
+class RecordingConfig(_Model):
+    """Call recording (needs media.mode anchor): stereo WAV, caller left, agent right."""
+
+    policy: Literal["all", "none", "on_demand"] = Field(
+        "all", description="all: every answered call; on_demand: only when asked by the API"
+    )
+    directory: str | None = Field(None, description="where WAV files go; <data_dir>/recordings")
+
+
 class StorageConfig(_Model):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; SQLite in data_dir if unset"
@@ -197,6 +206,7 @@ class Config(_Model):
     trunks: list[TrunkConfig] = []
     routes: list[RouteConfig] = []
     media: MediaConfig = MediaConfig()
+    recording: RecordingConfig = RecordingConfig()
     storage: StorageConfig = StorageConfig()
     redis: RedisConfig = RedisConfig()
 

@@ -53,10 +53,11 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
     from cti_server.reactor import install
 
     reactor = install()
-    from cti_server.app import build_app
+    from cti_server.app import build_app, load_database_accounts, recordings_dir
 
     logging.getLogger("cti.events").setLevel(logging.WARNING)  # the demo prints them itself
-    app = build_app(demo_config(sip_port, data_dir), reactor)
+    config = demo_config(sip_port, data_dir)
+    app = build_app(config, reactor, extra_accounts=load_database_accounts(config))
     app.start()
     port = app.sip_port
     outcome: dict[str, Any] = {"established": False, "cleared": None}
@@ -114,6 +115,7 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
             str(SCENARIOS / "agent_answer.xml"),
             "-s",
             "1001",
+            "-rtp_echo",  # the agent "speaks" by echoing what it hears
             "-m",
             "1",
             "-timeout",
@@ -161,7 +163,13 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
         outcome,
     )
     reactor.callLater(40, reactor.stop)
+    reactor.addSystemEventTrigger("before", "shutdown", app.stop)
     reactor.run()
+    for closed in app.recording.closed if app.recording else []:
+        say(
+            f"recording of {closed.call_id}: {closed.path} ({closed.duration_s:.1f} s, "
+            f"stereo: caller left, agent right; play it with `play {closed.path}`)"
+        )
     ok = (
         outcome["established"]
         and outcome["cleared"] == "caller_hangup"

@@ -71,6 +71,7 @@ class MediaService:
         self.send_errors = 0
         self.bind_errors = 0
         self._events_pending = False
+        self.on_tick: Callable[[float], None] | None = None  # e.g. the recorder's feed
 
     def start(self) -> None:
         self._tick.start(TICK, now=False)
@@ -112,8 +113,14 @@ class MediaService:
             self._on_events(events)
 
     def _on_tick(self) -> None:
-        for port, data, addr in self.core.tick(self._clock.seconds()):
+        now = self._clock.seconds()
+        for port, data, addr in self.core.tick(now):
             listening = self._ports.get(port)
             if listening is not None:
                 listening.protocol.send(data, addr)  # type: ignore[attr-defined]
+        if self.on_tick is not None:
+            try:
+                self.on_tick(now)
+            except Exception:  # a recording bug must not stop prompts and time-outs
+                log.exception("media tick hook failed")
         self._deliver()

@@ -1,0 +1,180 @@
+"""Recording at the edge: bus events and the media tick in, the file sink and the index out.
+
+Every 20 ms tick the taps of each recorded call's two legs (caller, agent) are drained,
+decoded and cut to exactly one frame per side, so both channels stay aligned to wall time
+whatever the network jitter; the ``Recorder`` core decides what is written (audio, or
+silence while paused or secure); the sink writes off the reactor thread. The index row is
+created when a recording opens and completed when the sink reports it closed; files left
+by a crash are repaired at start-up and their rows marked ``repaired``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from cti_server.call.switch import CallSwitch
+from cti_server.events import Event
+from cti_server.rtp.g711 import alaw_decode, ulaw_decode
+from recording.files import RecordingClosed
+from recording.recorder import OpenRecording, Recorder, RecordingAction
+from recording.sink import RecordingSink, recover
+
+log = logging.getLogger(__name__)
+FRAME = 160
+MAX_BACKLOG = FRAME * 4  # keep at most 80 ms queued per side: latency over completeness
+Index = Callable[[str, dict[str, Any]], None]  # (operation, fields) -> schedule a DB write
+
+
+class RecordingService:
+    def __init__(
+        self,
+        recorder: Recorder,
+        sink: RecordingSink,
+        switch: CallSwitch,
+        clock: Any,
+        call_from_thread: Callable[..., None],
+        index: Index,
+    ) -> None:
+        self.recorder = recorder
+        self._sink = sink
+        self._switch = switch
+        self._clock = clock
+        self._call_from_thread = call_from_thread
+        self._index = index
+        self._buffers: dict[str, npt.NDArray[np.int16]] = {}
+        self.closed: list[RecordingClosed] = []
+
+    def start(self, directory: Path) -> None:
+        for repaired in recover(directory):
+            log.warning(
+                "recording %s was left open by a crash: repaired (%.1f s)",
+                repaired.path,
+                repaired.duration_s,
+            )
+            self._index(
+                "repaired",
+                {
+                    "id": Path(repaired.path).stem,
+                    "path": repaired.path,
+                    "duration_s": repaired.duration_s,
+                    "bytes": repaired.bytes,
+                    "sha256": repaired.sha256,
+                },
+            )
+        self._sink.start()
+
+    def stop(self) -> None:
+        self._sink.stop(timeout=10)
+
+    # --- inputs -----------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Bus subscriber: an agent connected (start per policy, mark transfers), call ended."""
+        self._submit(self.recorder.handle(event, self._clock.seconds()))
+
+    def command(self, call_id: str, action: str) -> list[RecordingAction]:
+        """API: start, stop, pause or resume the recording of a call (errors propagate)."""
+        now = self._clock.seconds()
+        actions = getattr(self.recorder, action)(call_id, now)
+        self._submit(actions)
+        return actions  # type: ignore[no-any-return]
+
+    def on_tick(self, now: float) -> None:
+        active = self.recorder.active()
+        if not active:
+            return
+        media = self._switch.media
+        calls = self._switch.controller.calls
+        if media is None:
+            return
+        ids: list[str] = []
+        callers: list[npt.NDArray[np.int16]] = []
+        agents: list[npt.NDArray[np.int16]] = []
+        for call_id in active:
+            call = calls.get(call_id)
+            if call is None:
+                continue
+            ids.append(call_id)
+            callers.append(self._take(call.inbound.leg_id))
+            agents.append(self._take(call.peer.leg_id if call.peer else None))
+        if ids:
+            self._submit(self.recorder.feed_many(ids, np.stack(callers), np.stack(agents), now))
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _take(self, leg_id: str | None) -> npt.NDArray[np.int16]:
+        """Exactly one frame of this leg's audio (silence where it sent nothing)."""
+        media = self._switch.media
+        if leg_id is None or media is None or leg_id not in media.legs:
+            return np.zeros(FRAME, dtype=np.int16)
+        leg = media.legs[leg_id]
+        if leg.route.tap is None:
+            media.tap(leg_id, True)
+        payloads = media.drain_tap(leg_id)
+        buffered = self._buffers.get(leg_id)
+        if payloads:
+            decode = alaw_decode if leg.codec == "PCMA" else ulaw_decode
+            fresh = decode(b"".join(payloads))
+            buffered = fresh if buffered is None else np.concatenate((buffered, fresh))
+        if buffered is None or len(buffered) == 0:
+            return np.zeros(FRAME, dtype=np.int16)
+        if len(buffered) > MAX_BACKLOG:
+            buffered = buffered[-MAX_BACKLOG:]
+        frame = buffered[:FRAME]
+        rest = buffered[FRAME:]
+        self._buffers[leg_id] = rest
+        if len(frame) < FRAME:
+            frame = np.concatenate((frame, np.zeros(FRAME - len(frame), dtype=np.int16)))
+        return frame
+
+    def _submit(self, actions: list[RecordingAction]) -> None:
+        if not actions:
+            return
+        for action in actions:
+            if isinstance(action, OpenRecording):
+                self._index(
+                    "open",
+                    {
+                        "id": action.recording_id,
+                        "call_id": action.call_id,
+                        "path": action.path,
+                        "agent_id": action.agent_id,
+                        "queue": action.queue,
+                        "customer_id": action.customer_id,
+                        "started_at": datetime.fromtimestamp(action.at, UTC),
+                    },
+                )
+        self._sink.submit(actions)
+        self._forget_buffers()
+
+    def _forget_buffers(self) -> None:
+        media = self._switch.media
+        if media is not None and len(self._buffers) > 2 * len(media.legs) + 16:
+            self._buffers = {k: v for k, v in self._buffers.items() if k in media.legs}
+
+    def sink_closed(self, closed: RecordingClosed) -> None:
+        """The sink's callback (its finisher thread): hop to the reactor, then index."""
+        self._call_from_thread(self._closed, closed)
+
+    def _closed(self, closed: RecordingClosed) -> None:
+        self.closed.append(closed)
+        if closed.error:
+            log.error("recording %s failed: %s (partial file kept)", closed.path, closed.error)
+        self._index(
+            "closed",
+            {
+                "id": closed.recording_id,
+                "ended_at": datetime.fromtimestamp(closed.closed_at, UTC),
+                "duration_s": closed.duration_s,
+                "bytes": closed.bytes,
+                "sha256": closed.sha256,
+                "failed": bool(closed.error),
+            },
+        )
