@@ -53,7 +53,7 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
     from cti_server.reactor import install
 
     reactor = install()
-    from cti_server.app import build_app, load_database_accounts, recordings_dir
+    from cti_server.app import build_app, load_database_accounts
 
     logging.getLogger("cti.events").setLevel(logging.WARNING)  # the demo prints them itself
     config = demo_config(sip_port, data_dir)

@@ -12,6 +12,7 @@ import re
 import socket
 import struct
 import time
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ def send(sock: socket.socket, frames: list[bytes], dest: tuple[str, int], pt: in
     for i, payload in enumerate(frames):
         header = struct.pack("!BBHII", 0x80, pt | (0x80 if i == 0 else 0), 100 + i, 160 * i, 4242)
         sock.sendto(header + payload, dest)
-        time.sleep(0.005)
+        time.sleep(0.02)  # real time: the recorder takes one frame per 20 ms tick
 
 
 def receive(sock: socket.socket, expected: int, timeout: float = 3.0) -> list[bytes]:
@@ -142,6 +143,35 @@ def test_audio_is_relayed_both_ways_through_the_anchor(
         back = [f.translate(ULAW_TO_ALAW).translate(ALAW_TO_ULAW) for f in back]
     assert [p[12:] for p in got_a] == back
     assert wait_event(server, "call_cleared", cause="caller_hangup"), server.log()
+    check_recording(server, caller_hz=440.0, agent_hz=1000.0)
+
+
+def check_recording(server: Server, *, caller_hz: float, agent_hz: float) -> None:
+    """The call's stereo WAV: the caller's tone on the left, the agent's on the right."""
+    deadline = time.monotonic() + 5
+    files: list[Path] = []
+    while not files and time.monotonic() < deadline:
+        files = sorted((server.data_dir / "recordings").rglob("*.wav"))
+        time.sleep(0.1)
+    assert len(files) == 1, files
+    with wave.open(str(files[0])) as w:
+        assert (w.getnchannels(), w.getframerate(), w.getsampwidth()) == (2, 8000, 2)
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).reshape(-1, 2)
+    for channel, hz, other in ((0, caller_hz, agent_hz), (1, agent_hz, caller_hz)):
+        audio = pcm[:, channel].astype(float)
+        assert dominant(audio) == pytest.approx(hz, rel=0.02), (channel, dominant(audio))
+        assert band_energy(audio, hz) > 20 * band_energy(audio, other)
+
+
+def dominant(audio: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(audio))
+    return float(np.fft.rfftfreq(len(audio), 1 / 8000)[int(np.argmax(spectrum))])
+
+
+def band_energy(audio: np.ndarray, hz: float) -> float:
+    spectrum = np.abs(np.fft.rfft(audio)) ** 2
+    freqs = np.fft.rfftfreq(len(audio), 1 / 8000)
+    return float(spectrum[(freqs > hz - 20) & (freqs < hz + 20)].sum())
 
 
 def test_silent_call_is_cleared_by_the_rtp_timeout(tmp_path: Path) -> None:
