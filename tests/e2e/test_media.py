@@ -67,7 +67,12 @@ def udp() -> socket.socket:
 
 
 def connect(
-    server: Server, tmp: Path, a: socket.socket, b: socket.socket, agent_codec: tuple[str, str]
+    server: Server,
+    tmp: Path,
+    a: socket.socket,
+    b: socket.socket,
+    agent_codec: tuple[str, str],
+    talk_ms: int = 3000,
 ) -> tuple[SippRun, SippRun]:
     agent_port = free_port()
     agent = run_sipp(
@@ -97,7 +102,7 @@ def connect(
         "-s",
         "1001",
         "-d",
-        "3000",
+        str(talk_ms),
         "-key",
         "rtp_port",
         str(a.getsockname()[1]),
@@ -186,3 +191,47 @@ def test_silent_call_is_cleared_by_the_rtp_timeout(tmp_path: Path) -> None:
             agent.finish(5)
         (cleared,) = server.events("call_cleared")
         assert "cause=media_timeout" in cleared
+
+
+def test_a_recording_survives_kill_9_and_is_repaired_at_restart(tmp_path: Path) -> None:
+    import os
+    import signal
+    import sqlite3
+
+    from tests.e2e.conftest import BASE_CONFIG, start_server, stop_server
+
+    config = BASE_CONFIG.format(
+        ring_timeout=8, uas_port=free_port(), media_mode="anchor", rtp_timeout=60
+    )
+    server = start_server(tmp_path, config)
+    a, b = udp(), udp()
+    with a, b:
+        caller, agent = connect(server, tmp_path, a, b, ("0", "PCMU"), talk_ms=15000)
+        time.sleep(0.2)
+        send(a, tone(440.0) * 3, server_media(caller.messages(), "SIP/2.0 200 OK"), pt=0)
+        time.sleep(1.5)  # at least one header rewrite + fsync (every second)
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(timeout=5)
+        server.log_file.close()  # type: ignore[attr-defined]
+        caller.finish(5)
+        agent.finish(5)
+    parts = list((server.data_dir / "recordings").rglob("*.wav.part"))
+    assert len(parts) == 1, list((server.data_dir / "recordings").rglob("*"))
+    restarted = start_server(tmp_path, config)
+    try:
+        assert restarted.wait_for("repaired"), restarted.log()
+        status: list[tuple[str]] = []
+        deadline = time.monotonic() + 5
+        while status != [("repaired",)] and time.monotonic() < deadline:
+            with sqlite3.connect(server.data_dir / "cti.sqlite3") as db:
+                status = db.execute("select status from recordings").fetchall()
+            time.sleep(0.1)
+    finally:
+        stop_server(restarted)
+    assert status == [("repaired",)], restarted.log()
+    (wav_file,) = (server.data_dir / "recordings").rglob("*.wav")
+    with wave.open(str(wav_file)) as w:
+        frames = w.getnframes()
+        pcm = np.frombuffer(w.readframes(frames), dtype=np.int16).reshape(-1, 2)
+    assert frames >= 8000  # most of the ~2.4 s sent before the kill is there
+    assert dominant(pcm[:, 0].astype(float)) == pytest.approx(440.0, rel=0.02)
