@@ -213,8 +213,9 @@ def test_a_recording_survives_kill_9_and_is_repaired_at_restart(tmp_path: Path) 
         os.kill(server.proc.pid, signal.SIGKILL)
         server.proc.wait(timeout=5)
         server.log_file.close()  # type: ignore[attr-defined]
-        caller.finish(5)
-        agent.finish(5)
+        for run in (caller, agent):  # the peers lost their server: stop them now
+            run.proc.kill()
+            run.finish(5)
     parts = list((server.data_dir / "recordings").rglob("*.wav.part"))
     assert len(parts) == 1, list((server.data_dir / "recordings").rglob("*"))
     restarted = start_server(tmp_path, config)
