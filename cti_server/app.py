@@ -20,6 +20,7 @@ from cti_server.adapters.recording_service import RecordingService
 from cti_server.adapters.rtp_udp import MediaService
 from cti_server.adapters.sip_service import SipService
 from cti_server.adapters.sip_tcp import SipTcpFactory
+from cti_server.api.recordings import CallsResource, RecordingsResource
 from cti_server.api.site import build_site
 from cti_server.bus import EventBus
 from cti_server.call.switch import CallSwitch
@@ -85,7 +86,11 @@ class App:
                 self.config.media.port_max,
             )
         if self.config.http.port >= 0:
-            site = build_site(self.registry, self.health)
+            extra: dict[bytes, Any] = {}
+            if self.recording is not None:
+                extra[b"calls"] = CallsResource(self.recording, self.switch.controller.calls)
+                extra[b"recordings"] = RecordingsResource(self.recording.repo)
+            site = build_site(self.registry, self.health, extra)
             self.http_port_obj = self.reactor.listenTCP(
                 self.config.http.port, site, interface=self.config.http.listen
             )
@@ -217,10 +222,12 @@ def build_recording(
     recorder = Recorder(
         lambda: ids.sequence("R"), str(directory), default_policy=config.recording.policy
     )
-    index = RecordingIndex(RecordingRepo(Database.from_config(config).async_session))
+    repo = RecordingRepo(Database.from_config(config).async_session)
+    index = RecordingIndex(repo)
     service: RecordingService
     sink = RecordingSink(on_closed=lambda closed: service.sink_closed(closed))
     service = RecordingService(recorder, sink, switch, reactor, reactor.callFromThread, index)
+    service.repo = repo
     return service
 
 

@@ -50,6 +50,7 @@ class RecordingService:
         self._index = index
         self._buffers: dict[str, npt.NDArray[np.int16]] = {}
         self.closed: list[RecordingClosed] = []
+        self.repo: Any = None  # the index repository, for the API's searches
 
     def start(self, directory: Path) -> None:
         for repaired in recover(directory):

@@ -50,12 +50,16 @@ class Root(Resource):
         return NotFound()
 
 
-def build_site(registry: CollectorRegistry, health: Any) -> Site:
+def build_site(
+    registry: CollectorRegistry, health: Any, extra: dict[bytes, Resource] | None = None
+) -> Site:
     root = Root()
     root.putChild(b"metrics", MetricsResource(registry))
     api = Root()
     v1 = Root()
     v1.putChild(b"health", JsonResource(health))
+    for name, resource in (extra or {}).items():
+        v1.putChild(name, resource)
     api.putChild(b"v1", v1)
     root.putChild(b"api", api)
     site = Site(root)

@@ -132,9 +132,8 @@ def stop_server(server: Server) -> None:
 def server(tmp_path: Path) -> Iterator[Server]:
     uas_port = free_port()
     s = start_server(
-        tmp_path, BASE_CONFIG.format(
-        ring_timeout=8, uas_port=uas_port, media_mode="anchor", rtp_timeout=60
-    )
+        tmp_path,
+        BASE_CONFIG.format(ring_timeout=8, uas_port=uas_port, media_mode="anchor", rtp_timeout=60),
     )
     s.extra["uas_port"] = uas_port
     yield s

@@ -137,7 +137,9 @@ def server_with(
     """A server like the ``server`` fixture but with a chosen ring timeout and media mode."""
     uas_port = free_port()
     config = BASE_CONFIG.format(
-        ring_timeout=ring_timeout, uas_port=uas_port, media_mode=media_mode,
+        ring_timeout=ring_timeout,
+        uas_port=uas_port,
+        media_mode=media_mode,
         rtp_timeout=rtp_timeout,
     )
     s = start_server(tmp, config)

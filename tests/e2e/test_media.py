@@ -236,3 +236,54 @@ def test_a_recording_survives_kill_9_and_is_repaired_at_restart(tmp_path: Path) 
         pcm = np.frombuffer(w.readframes(frames), dtype=np.int16).reshape(-1, 2)
     assert frames >= 8000  # most of the ~2.4 s sent before the kill is there
     assert dominant(pcm[:, 0].astype(float)) == pytest.approx(440.0, rel=0.02)
+
+
+def api(server: Server, method: str, path: str, body: object = None) -> tuple[int, dict]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    url = f"http://127.0.0.1:{server.extra['http_port']}{path}"
+    req = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_recording_is_controlled_and_found_over_the_api(server: Server, tmp_path: Path) -> None:
+    a, b = udp(), udp()
+    with a, b:
+        caller, agent = connect(server, tmp_path, a, b, ("0", "PCMU"))
+        (line,) = wait_event(server, "call_established")
+        call_id = line.split("call_id=")[1].split()[0]
+        status, body = api(
+            server, "POST", f"/api/v1/calls/{call_id}/recording", {"action": "pause"}
+        )
+        assert (status, body["state"]) == (200, "paused"), body
+        assert (
+            api(server, "POST", f"/api/v1/calls/{call_id}/recording", {"action": "pause"})[0] == 409
+        )
+        assert (
+            api(server, "POST", f"/api/v1/calls/{call_id}/recording", {"action": "explode"})[0]
+            == 400
+        )
+        assert api(server, "POST", "/api/v1/calls/nope/recording", {"action": "stop"})[0] == 404
+        status, body = api(
+            server, "POST", f"/api/v1/calls/{call_id}/recording", {"action": "resume"}
+        )
+        assert (status, body["state"]) == (200, "recording"), body
+        recording_id = body["recording_id"]
+        assert caller.finish() == 0 and agent.finish() == 0
+    assert wait_event(server, "call_cleared")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        status, body = api(server, "GET", f"/api/v1/recordings?call_id={call_id}")
+        if body.get("recordings") and body["recordings"][0]["status"] == "complete":
+            break
+        time.sleep(0.1)
+    (row,) = body["recordings"]
+    assert row["id"] == recording_id and row["agent_id"] == "1001" and len(row["sha256"]) == 64
+    assert api(server, "GET", "/api/v1/recordings?since=yesterday")[0] == 400
