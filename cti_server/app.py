@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from cti_server.adapters.recording_service import RecordingService
+from cti_server.adapters.retention_job import RetentionJob
 from cti_server.adapters.rtp_udp import MediaService
 from cti_server.adapters.sip_service import SipService
 from cti_server.adapters.sip_tcp import SipTcpFactory
@@ -33,6 +34,7 @@ from cti_server.sip.accounts import Account
 from cti_server.sip.local import LocalAddress
 from metrics.prometheus import build_registry
 from recording.recorder import Recorder
+from recording.retention import RetentionPolicy
 from recording.sink import RecordingSink
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class App:
         )
         if self.recording is not None:
             self.recording.start(recordings_dir(self.config))
+            self.recording.retention.start()
         if self.media is not None:
             self.media.start()
             log.info(
@@ -121,6 +124,7 @@ class App:
         if self.media is not None:
             self.media.stop()
         if self.recording is not None:
+            self.recording.retention.stop()
             self.recording.stop()
         from twisted.internet.defer import gatherResults, maybeDeferred
 
@@ -228,6 +232,9 @@ def build_recording(
     sink = RecordingSink(on_closed=lambda closed: service.sink_closed(closed))
     service = RecordingService(recorder, sink, switch, reactor, reactor.callFromThread, index)
     service.repo = repo
+    service.retention = RetentionJob(
+        repo, RetentionPolicy(default_days=config.recording.retention_days), reactor
+    )
     return service
 
 

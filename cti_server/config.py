@@ -184,6 +184,9 @@ class RecordingConfig(_Model):
         "all", description="all: every answered call; on_demand: only when asked by the API"
     )
     directory: str | None = Field(None, description="where WAV files go; <data_dir>/recordings")
+    retention_days: float | None = Field(
+        365.0, gt=0, description="delete recordings older than this (hourly); null keeps all"
+    )
 
 
 class StorageConfig(_Model):

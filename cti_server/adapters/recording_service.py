@@ -51,6 +51,7 @@ class RecordingService:
         self._buffers: dict[str, npt.NDArray[np.int16]] = {}
         self.closed: list[RecordingClosed] = []
         self.repo: Any = None  # the index repository, for the API's searches
+        self.retention: Any = None  # the hourly retention job
 
     def start(self, directory: Path) -> None:
         for repaired in recover(directory):
