@@ -131,6 +131,9 @@ class RouteConfig(_Model):
         None, description="prompt played to the caller (answered first) before the target rings"
     )
     language: Literal["ko", "en"] | None = Field(None, description="prompt language; top level")
+    voicemail: bool = Field(
+        False, description="extension targets: unreachable, busy or no answer -> voice message"
+    )
 
     @field_validator("match")
     @classmethod
@@ -184,6 +187,7 @@ class RecordingConfig(_Model):
         "all", description="all: every answered call; on_demand: only when asked by the API"
     )
     directory: str | None = Field(None, description="where WAV files go; <data_dir>/recordings")
+    voice_message_max: float = Field(120.0, gt=0, description="longest voice message (s)")
     retention_days: float | None = Field(
         365.0, gt=0, description="delete recordings older than this (hourly); null keeps all"
     )

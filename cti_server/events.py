@@ -138,7 +138,8 @@ class CallCleared(Event):
     gave up while it rang), ``rejected`` (the far end refused: busy, declined...),
     ``no_route`` (nothing in the number plan), ``unavailable`` (the extension has no
     registration, or the target kind is not served yet), ``no_media`` (no RTP port left),
-    ``timeout`` (no answer, lost ACK, dead dialog), ``media_timeout`` (RTP stopped).
+    ``timeout`` (no answer, lost ACK, dead dialog), ``media_timeout`` (RTP stopped),
+    ``voice_message`` (a voice message reached its maximum length).
     """
 
     name: ClassVar[str] = "call_cleared"
@@ -168,6 +169,17 @@ class PromptEnded(Event):
     leg_id: str
     prompt: str
     barged_in: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceMessageStarted(Event):
+    """The caller is now recording a message for ``agent_id`` (ends with CallCleared)."""
+
+    name: ClassVar[str] = "voice_message_started"
+    call_id: str
+    leg_id: str
+    agent_id: str
+    max_seconds: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,10 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from cti_server.call.switch import CallSwitch
-from cti_server.events import Event
+from cti_server.events import Event, VoiceMessageStarted
 from cti_server.rtp.g711 import alaw_decode, ulaw_decode
 from recording.files import RecordingClosed
-from recording.recorder import OpenRecording, Recorder, RecordingAction
+from recording.recorder import CallMeta, OpenRecording, Recorder, RecordingAction
 from recording.sink import RecordingSink, recover
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,14 @@ class RecordingService:
     # --- inputs -----------------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
-        """Bus subscriber: an agent connected (start per policy, mark transfers), call ended."""
-        self._submit(self.recorder.handle(event, self._clock.seconds()))
+        """Bus subscriber: an agent connected (start per policy, mark transfers), a voice
+        message began (always recorded, whatever the policy), the call ended."""
+        now = self._clock.seconds()
+        if isinstance(event, VoiceMessageStarted):
+            meta = CallMeta(agent_id=event.agent_id)
+            self._submit(self.recorder.start_voice_message(event.call_id, now, meta))
+            return
+        self._submit(self.recorder.handle(event, now))
 
     def command(self, call_id: str, action: str) -> list[RecordingAction]:
         """API: start, stop, pause or resume the recording of a call (errors propagate)."""
@@ -150,6 +156,7 @@ class RecordingService:
                         "agent_id": action.agent_id,
                         "queue": action.queue,
                         "customer_id": action.customer_id,
+                        "kind": str(action.kind),
                         "started_at": datetime.fromtimestamp(action.at, UTC),
                     },
                 )

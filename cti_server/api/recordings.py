@@ -2,7 +2,8 @@
 
 ``POST /api/v1/calls/{call_id}/recording`` with ``{"action": "start"|"stop"|"pause"|"resume"}``
 (pause writes silence, so the file's timeline matches the call's), and
-``GET /api/v1/recordings?call_id=&agent_id=&queue=&since=&until=&limit=`` (ISO 8601 times).
+``GET /api/v1/recordings?call_id=&agent_id=&queue=&kind=&since=&until=&limit=`` (ISO 8601
+times; ``kind=voice_message&agent_id=1001`` is an agent's voice-message inbox).
 Errors are JSON ``{"error": code, "detail": text}`` with the HTTP status that fits.
 """
 

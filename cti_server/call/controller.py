@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from cti_server import events as ev
 from cti_server.actions import (
@@ -30,19 +29,17 @@ from cti_server.call.midcall import MidCall
 from cti_server.call.model import (
     Call,
     CallPhase,
+    ControllerSettings,
     Leg,
     LegDirection,
     LegInput,
     LegState,
     NextHop,
 )
+from cti_server.call.prompt_flows import PromptFlows
 from cti_server.call.routing import Router, RouteTarget
 from cti_server.rtp.bridge import (
-    DigitReceived,
     MediaError,
-    MediaEvent,
-    MediaTimedOut,
-    PlayFinished,
 )
 from cti_server.sip import leg_events as le
 
@@ -60,18 +57,11 @@ def caller_status(status: int) -> int:
     return 503
 
 
-@dataclass(frozen=True, slots=True)
-class ControllerSettings:
-    ring_timeout: float = 60.0
-    session_expires: float = 1800.0
-    language: str = "ko"
-
-
 Locator = Callable[[str, float], list[str]]  # account user, now -> contact URIs to try
 IdSource = Callable[[str], str]  # prefix -> new unique id
 
 
-class CallController(MidCall):
+class CallController(MidCall, PromptFlows):
     def __init__(
         self,
         router: Router,
@@ -122,6 +112,9 @@ class CallController(MidCall):
                 if leg.ring_deadline is not None and leg.ring_deadline <= now and leg.alive:
                     leg.ring_deadline = None
                     actions += self._cancel_outbound(call, leg, now, status=480)
+            if call.voicemail_deadline is not None and call.voicemail_deadline <= now:
+                actions += self._voicemail_due(call, now)
+                continue
             if call.probe_due is not None and call.probe_due <= now:
                 call.probe_due = now + self._settings.session_expires / 2
                 actions += [ProbeLeg(leg_id=leg.leg_id) for leg in call.legs() if leg.up]
@@ -169,80 +162,6 @@ class CallController(MidCall):
                 return self._on_refer(call, leg, event, now)
         return []
 
-    def handle_media(self, event: MediaEvent, now: float) -> list[LegAction]:
-        found = self._legs.get(event.leg_id)
-        if found is None:
-            return []
-        leg, call = found
-        if isinstance(event, MediaTimedOut) and call.phase is CallPhase.CONNECTED:
-            return self._clear(call, now, "media_timeout", ended=leg, bye_ended=True)
-        if isinstance(event, DigitReceived):
-            self._events.append(
-                ev.DtmfReceived(at=now, call_id=call.call_id, leg_id=leg.leg_id, digit=event.digit)
-            )
-            if call.phase is CallPhase.ANNOUNCING and self._plan is not None:
-                self._plan.media.stop_playing(leg.leg_id)  # barge-in: a key skips the prompt
-                return self._after_announcement(call, now, barged_in=True)
-        if isinstance(event, PlayFinished) and call.phase is CallPhase.ANNOUNCING:
-            return self._after_announcement(call, now, barged_in=False)
-        return []
-
-    def _announce(
-        self, call: Call, target: RouteTarget, hop: NextHop, now: float
-    ) -> list[LegAction] | None:
-        """Answer the caller ourselves and play ``target.announce``; None if we cannot."""
-        plan, prompts = self._plan, self._prompts
-        inbound = call.inbound
-        if plan is None or prompts is None or not plan.has_offer(inbound.leg_id):
-            return None
-        codec = plan.codec(inbound.leg_id) or "PCMU"
-        language = target.language or self._settings.language
-        frames = prompts.frames(target.announce or "", language, codec)
-        if not frames:
-            return None
-        call.next_hop = hop
-        call.phase = CallPhase.ANNOUNCING
-        call.announcement = target.announce
-        self._events.append(
-            ev.PromptStarted(
-                at=now,
-                call_id=call.call_id,
-                leg_id=inbound.leg_id,
-                prompt=target.announce or "",
-                language=language,
-            )
-        )
-        inbound.apply(LegInput.ANSWER, now)
-        plan.media.collect_digits(inbound.leg_id, True)
-        plan.media.play(inbound.leg_id, frames)
-        return [RespondLeg(leg_id=inbound.leg_id, status=200, sdp=plan.make_answer(inbound.leg_id))]
-
-    def _after_announcement(self, call: Call, now: float, *, barged_in: bool) -> list[LegAction]:
-        hop, call.next_hop = call.next_hop, None
-        if hop is None:
-            return []
-        self._events.append(
-            ev.PromptEnded(
-                at=now,
-                call_id=call.call_id,
-                leg_id=call.inbound.leg_id,
-                prompt=call.announcement or "",
-                barged_in=barged_in,
-            )
-        )
-        call.phase = CallPhase.ROUTING
-        return self._originate(
-            call,
-            list(hop.uris),
-            hop.caller,
-            hop.display,
-            b"",
-            hop.max_forwards,
-            hop.agent,
-            now,
-            prefer=hop.codec,
-        )
-
     # --- call set-up ----------------------------------------------------------------------
 
     def _on_invite(self, e: le.InviteReceived, now: float) -> list[LegAction]:
@@ -269,7 +188,7 @@ class CallController(MidCall):
         if target is None:
             return self._reject(call, now, 404, "no_route")
         uris = self._target_uris(target, now)
-        if not uris:
+        if not uris and not target.voicemail:
             status = 480 if target.kind == "extension" else 503
             return self._reject(call, now, status, "unavailable")
         self.calls[call_id] = call
@@ -282,6 +201,13 @@ class CallController(MidCall):
                 return self._reject(call, now, 503, "no_media")
             if codec is None:
                 return self._reject(call, now, 488, "rejected")
+        if target.voicemail:
+            call.voicemail_agent = target.value
+            call.voicemail_language = target.language
+        if not uris:  # the agent is not registered: straight to voice mail, or 480
+            return self._voicemail(call, target.value, target.language, now) or self._reject(
+                call, now, 480, "unavailable"
+            )
         agent = target.value if target.kind == "extension" else None
         mf = max(e.max_forwards - 1, 0)
         if target.announce:
@@ -453,6 +379,10 @@ class CallController(MidCall):
             return self._originate(
                 call, rest, call.caller, None, call.inbound.sdp, 69, leg.agent_id, now
             )
+        if call.voicemail_agent is not None:
+            voicemail = self._voicemail(call, call.voicemail_agent, call.voicemail_language, now)
+            if voicemail is not None:
+                return voicemail
         if call.inbound.up:  # answered by us (announcement): nobody to connect to, hang up
             return self._clear(call, now, "rejected" if was_alive else "timeout", ended=leg)
         status = caller_status(e.status) if was_alive else 480
@@ -461,6 +391,10 @@ class CallController(MidCall):
     def _cancel_outbound(self, call: Call, leg: Leg, now: float, status: int) -> list[LegAction]:
         leg.apply(LegInput.HANGUP, now)
         actions: list[LegAction] = [CancelLeg(leg_id=leg.leg_id, reason="ring timeout")]
+        if leg is call.peer and call.voicemail_agent is not None:
+            voicemail = self._voicemail(call, call.voicemail_agent, call.voicemail_language, now)
+            if voicemail is not None:
+                return actions + voicemail
         if leg is call.peer and call.inbound.state in (LegState.INITIAL, LegState.EARLY):
             actions += self._reject(call, now, status, "timeout")
         return actions
@@ -531,4 +465,6 @@ class CallController(MidCall):
         ]
         if call.probe_due is not None:
             out.append(call.probe_due)
+        if call.voicemail_deadline is not None:
+            out.append(call.voicemail_deadline)
         return out

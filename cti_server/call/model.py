@@ -123,6 +123,7 @@ class NextHop:
 class CallPhase(enum.Enum):
     ROUTING = "routing"
     ANNOUNCING = "announcing"  # answered by us, a prompt plays, the target rings afterwards
+    VOICEMAIL = "voicemail"  # the caller is leaving a message for an agent
     ALERTING = "alerting"
     CONNECTED = "connected"
     TRANSFERRING = "transferring"
@@ -147,6 +148,10 @@ class Call:
     pending_reinvite: tuple[str, str] | None = None  # (from leg, to leg) of a relayed re-INVITE
     next_hop: NextHop | None = None  # where to go once the announcement has played
     announcement: str | None = None
+    voicemail_agent: str | None = None  # the route allows voice mail for this agent
+    voicemail_language: str | None = None
+    voicemail_for: str | None = None  # set once the caller is in voice mail
+    voicemail_deadline: float | None = None
 
     def legs(self) -> list[Leg]:
         out = [self.inbound]
@@ -162,3 +167,11 @@ class Call:
         if leg is self.peer:
             return self.inbound
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerSettings:
+    ring_timeout: float = 60.0
+    session_expires: float = 1800.0
+    language: str = "ko"
+    voice_message_max: float = 120.0

@@ -22,6 +22,7 @@ class RouteTarget:
     trunk: str | None = None
     announce: str | None = None  # a prompt the caller hears first (anchored media only)
     language: str | None = None
+    voicemail: bool = False
 
 
 class Router:
@@ -54,7 +55,14 @@ class Router:
                     language=cfg.language,
                 )
             fixed = value if kind == "uri" else None
-            return RouteTarget(kind, value, uri=fixed, announce=cfg.announce, language=cfg.language)
+            return RouteTarget(
+                kind,
+                value,
+                uri=fixed,
+                announce=cfg.announce,
+                language=cfg.language,
+                voicemail=cfg.voicemail and kind == "extension",
+            )
         return None
 
     def _trunk_uri(self, trunk_name: str, dialed: str) -> str:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from cti_server.call.controller import CallController, ControllerSettings
+from cti_server.call.controller import CallController
 from cti_server.call.media_plan import MediaPlanner, PromptSource
+from cti_server.call.model import ControllerSettings
 from cti_server.call.routing import Router
 from cti_server.call.switch import CallSwitch
 from cti_server.config import Config
@@ -107,6 +108,7 @@ def build_switch(
             ring_timeout=sip_cfg.ring_timeout,
             session_expires=sip_cfg.session_expires,
             language=config.language,
+            voice_message_max=config.recording.voice_message_max,
         ),
         planner,
         prompts if planner is not None else None,

@@ -54,6 +54,7 @@ class Recording:
     bytes: int = 0
     status: RecordingStatus = RecordingStatus.RECORDING
     segments: list[dict[str, Any]] = field(default_factory=list)
+    kind: str = "call"  # or "voice_message": a message left for ``agent_id``
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,6 +198,7 @@ class RecordingRepo:
         agent_id: str | None = None,
         queue: str | None = None,
         customer_id: str | None = None,
+        kind: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         include_deleted: bool = False,
@@ -210,6 +212,7 @@ class RecordingRepo:
             (RecordingRow.agent_id, agent_id),
             (RecordingRow.queue, queue),
             (RecordingRow.customer_id, customer_id),
+            (RecordingRow.kind, kind),
         ):
             if value is not None:
                 stmt = stmt.where(column == value)

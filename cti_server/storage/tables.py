@@ -92,6 +92,8 @@ class RecordingRow(Base):
         ),
         Index("ix_recordings_agent_id_started_at", "agent_id", "started_at"),
         Index("ix_recordings_queue_started_at", "queue", "started_at"),
+        CheckConstraint("kind IN ('call', 'voice_message')", name="kind"),
+        Index("ix_recordings_kind_agent_id", "kind", "agent_id"),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -107,6 +109,7 @@ class RecordingRow(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16))
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    kind: Mapped[str] = mapped_column(String(16), server_default="call")
 
 
 class CallRecordRow(Base):

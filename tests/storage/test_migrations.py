@@ -35,14 +35,14 @@ def _tables(db: Database) -> set[str]:
 
 
 def test_head_is_the_initial_revision() -> None:
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"
 
 
 def test_upgrade_from_scratch_creates_every_table(fresh_db: Database) -> None:
     assert current_revision(fresh_db.sync_engine) is None
     assert _tables(fresh_db) == set()
 
-    assert upgrade(fresh_db.sync_engine) == "0001"
+    assert upgrade(fresh_db.sync_engine) == "0002"
 
     assert _tables(fresh_db) == TABLES | {"alembic_version"}
     columns = {c["name"] for c in inspect(fresh_db.sync_engine).get_columns("recordings")}
@@ -63,15 +63,16 @@ def test_indexes_and_check_constraints_exist(fresh_db: Database) -> None:
     indexes = {i["name"] for i in inspector.get_indexes("recordings")}
     assert {"ix_recordings_call_id", "ix_recordings_agent_id_started_at"} <= indexes
     assert {"ix_recordings_queue_started_at", "ix_recordings_started_at"} <= indexes
+    assert "ix_recordings_kind_agent_id" in indexes  # 0002: the voice-message inbox
     checks = {c["name"] for c in inspector.get_check_constraints("recordings")}
-    assert checks == {"ck_recordings_status"}
+    assert checks == {"ck_recordings_status", "ck_recordings_kind"}
     checks = {c["name"] for c in inspector.get_check_constraints("sip_accounts")}
     assert checks == {"ck_sip_accounts_has_ha1"}
 
 
 def test_upgrade_twice_is_a_no_op(fresh_db: Database) -> None:
     upgrade(fresh_db.sync_engine)
-    assert upgrade(fresh_db.sync_engine) == "0001"
+    assert upgrade(fresh_db.sync_engine) == "0002"
     assert _tables(fresh_db) == TABLES | {"alembic_version"}
 
 
@@ -81,7 +82,7 @@ def test_downgrade_to_base_and_up_again(fresh_db: Database) -> None:
     assert downgrade(fresh_db.sync_engine, "base") is None
     assert _tables(fresh_db) == {"alembic_version"}
 
-    assert upgrade(fresh_db.sync_engine) == "0001"
+    assert upgrade(fresh_db.sync_engine) == "0002"
     assert _tables(fresh_db) >= TABLES
 
 
@@ -89,7 +90,7 @@ def test_alembic_command_with_a_url_instead_of_a_connection(fresh_db: Database) 
     """The documented shell path: ``alembic.command`` with our config and a plain URL."""
     url = fresh_db.url.render_as_string(hide_password=False)
     command.upgrade(alembic_config(url=url), "head")
-    assert current_revision(fresh_db.sync_engine) == "0001"
+    assert current_revision(fresh_db.sync_engine) == "0002"
 
 
 def test_offline_mode_prints_the_ddl(capfd: pytest.CaptureFixture[str]) -> None:

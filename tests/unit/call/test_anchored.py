@@ -23,6 +23,8 @@ trunks: [{name: gw, allow_from: [192.0.2.0/24]}]
 routes:
   - {match: '1\\d{3}', target: 'extension:\\g<0>'}
   - {match: '2\\d{3}', target: 'extension:1001', announce: greeting}
+  - {match: '3\\d{3}', target: 'extension:\\g<0>', voicemail: true}
+recording: {voice_message_max: 30}
 """
 HOLD = SDP.replace(b"t=0 0\r\n", b"t=0 0\r\n") + b"a=sendonly\r\n"
 
@@ -166,3 +168,23 @@ def test_hold_is_answered_locally_with_music_for_the_other_side(switch: CallSwit
     assert media is not None
     agent_leg = next(k for k, v in media.legs.items() if v.port == sdp_port(invite))
     assert media.legs[agent_leg].play_loop is not None  # music on hold for the agent
+
+
+def test_unreachable_agent_sends_the_caller_to_voice_mail_until_the_limit(
+    switch: CallSwitch, prompts: FakePrompts
+) -> None:
+    switch.receive_datagram(request("INVITE", "sip:3005@10.0.0.1", GW, body=SDP), GW, 1.0)
+    out = sent(switch)
+    assert first_lines(out) == ["SIP/2.0 100 Trying", "SIP/2.0 200 OK"]  # answered by us
+    assert prompts.asked == [("leave_message", "ko", "PCMU")]
+    media = switch.media
+    assert media is not None
+    (caller_leg,) = media.legs
+    switch.media_events([PlayFinished(caller_leg)], 4.0)
+    started = [e for e in switch.drain_events() if isinstance(e, ev.VoiceMessageStarted)]
+    assert [(e.agent_id, e.max_seconds) for e in started] == [("3005", 30.0)]
+    assert switch.controller.next_deadline() == pytest.approx(34.0)
+    switch.handle_timer(34.0)
+    assert "BYE sip:0212345678@192.0.2.10:5060 SIP/2.0" in first_lines(sent(switch))
+    cleared = [e for e in switch.drain_events() if isinstance(e, ev.CallCleared)]
+    assert cleared[0].cause == "voice_message"

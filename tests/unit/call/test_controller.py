@@ -18,7 +18,8 @@ from cti_server.actions import (
     ReinviteLeg,
     RespondLeg,
 )
-from cti_server.call.controller import CallController, ControllerSettings, caller_status
+from cti_server.call.controller import CallController, caller_status
+from cti_server.call.model import ControllerSettings
 from cti_server.call.routing import Router
 from cti_server.config import RouteConfig, TrunkConfig
 from cti_server.sip import leg_events as le
