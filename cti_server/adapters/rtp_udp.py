@@ -12,6 +12,8 @@ import logging
 import socket
 from collections.abc import Callable
 
+from twisted.internet import udp
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorTime, IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import LoopingCall
@@ -22,33 +24,64 @@ log = logging.getLogger(__name__)
 TICK = 0.02
 
 
+_READ_IGNORE = getattr(udp, "_sockErrReadIgnore", ())
+_READ_REFUSE = getattr(udp, "_sockErrReadRefuse", ())
+
+
+class RtpUdpPort(udp.Port):
+    """One ``recvfrom`` per readiness event. At 50 packets/s a wake-up finds one datagram,
+    and Twisted's drain loop would pay a second ``recvfrom`` failing with EAGAIN for every
+    packet; epoll is level-triggered, so anything left is reported again at once."""
+
+    def doRead(self) -> None:
+        try:
+            data, addr = self.socket.recvfrom(self.maxPacketSize)
+        except OSError as exc:
+            if exc.args and (exc.args[0] in _READ_IGNORE or exc.args[0] in _READ_REFUSE):
+                return
+            raise
+        self.protocol.datagramReceived(data, addr)
+
+
 class RtpPort(DatagramProtocol):
     def __init__(self, route: Route, clock: IReactorTime, service: MediaService) -> None:
         self.route = route
-        self._clock = clock
+        self._now = clock.seconds
         self._service = service
+        self.sendto: Callable[[bytes, tuple[str, int]], int] | None = None
         route.handle = self
 
     def startProtocol(self) -> None:
         sock = self.transport.getHandle()  # type: ignore[union-attr]
         with contextlib.suppress(OSError):  # a smaller buffer still works
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 18)
+        # The socket's own sendto: Twisted's write() re-validates the address per packet,
+        # and ours are always IP literals (SDP c= lines and latched sources).
+        self.sendto = sock.sendto
+
+    def stopProtocol(self) -> None:
+        self.sendto = None
 
     def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:
         route = self.route
-        out = route.process(data, addr, self._clock.seconds())
+        out = route.process(data, addr, self._now())
         if out is not None:
             dest = route.dest
-            if dest is not None and isinstance(dest.handle, RtpPort):
-                dest.handle.send(out, dest.remote)
+            if dest is not None and dest.remote is not None:
+                port = dest.handle
+                if isinstance(port, RtpPort) and port.sendto is not None:
+                    try:
+                        port.sendto(out, dest.remote)
+                    except OSError:  # EAGAIN under overload, ICMP errors: count, go on
+                        self._service.send_errors += 1
         if route.events:
             self._service.events_ready()
 
     def send(self, data: bytes, addr: tuple[str, int] | None) -> None:
-        if addr is None or self.transport is None:
+        if addr is None or self.sendto is None:
             return
         try:
-            self.transport.write(data, addr)
+            self.sendto(data, addr)
         except OSError:
             self._service.send_errors += 1
 
@@ -88,10 +121,12 @@ class MediaService:
         core = self.core
         for port, route in core.opened:
             try:
-                self._ports[port] = self._reactor.listenUDP(
-                    port, RtpPort(route, self._clock, self), interface=core.local_ip
+                listening = RtpUdpPort(
+                    port, RtpPort(route, self._clock, self), core.local_ip, 2048, self._reactor
                 )
-            except OSError as exc:  # taken by another process: this leg has no media
+                listening.startListening()
+                self._ports[port] = listening
+            except (OSError, CannotListenError) as exc:  # taken: this leg has no media
                 self.bind_errors += 1
                 log.warning("RTP port %d unavailable: %s", port, exc)
         core.opened.clear()

@@ -141,15 +141,39 @@ class Route:
         stats.received += 1
         stats.bytes += len(data)
         self._track(seq, ts, now)
-        header_len = 12 + 4 * (b0 & 0x0F)
+        rewriter = self.rewriter
+        dest = self.dest
+        if (
+            b0 == 0x80
+            and pt != self.dtmf_pt
+            and self.tap is None
+            and self.translate is None
+            and rewriter is not None
+            and rewriter.state.source == self.leg_id
+            and dest is not None
+            and dest.remote is not None
+        ):
+            # Fast path (the common bridged packet): plain 12-byte header, same codec, no tap;
+            # RFC 1982 order as in SequenceRewriter.rewrite, one copy of the datagram.
+            st = rewriter.state
+            out_seq = (seq + st.seq_offset) & 0xFFFF
+            out_ts = (ts + st.ts_offset) & 0xFFFFFFFF
+            if 0 < ((out_seq - st.last_seq) & 0xFFFF) < 0x8000:
+                st.last_seq, st.last_ts, st.last_at = out_seq, out_ts, now
+            out = bytearray(data)
+            _HDR.pack_into(out, 0, 0x80, self.out_pt | (b1 & 0x80), out_seq, out_ts, st.ssrc)
+            return bytes(out)
+        payload = _payload(data, b0)
+        if payload is None:
+            stats.dropped_bad += 1
+            return None
         is_dtmf = pt == self.dtmf_pt
         if is_dtmf and self.collect:
-            for digit in self.dtmf.feed(ts, seq, data[header_len:], now):
+            for digit in self.dtmf.feed(ts, seq, payload, now):
                 self.events.append(DigitReceived(self.leg_id, digit))
         elif self.tap is not None and not is_dtmf:
-            self.tap.append(data[header_len:])
-        dest = self.dest
-        if dest is None or dest.remote is None or self.rewriter is None:
+            self.tap.append(payload)
+        if dest is None or dest.remote is None or rewriter is None:
             return None
         if is_dtmf:
             if self.out_dtmf_pt is None:
@@ -157,16 +181,13 @@ class Route:
             out_pt = self.out_dtmf_pt
         else:
             out_pt = self.out_pt
-        out_seq, out_ts, marker = self.rewriter.rewrite(self.leg_id, seq, ts, bool(b1 & 0x80), now)
-        payload = data[header_len:]
+        out_seq, out_ts, marker = rewriter.rewrite(self.leg_id, seq, ts, bool(b1 & 0x80), now)
         if self.translate is not None and not is_dtmf:
             payload = payload.translate(self.translate)
-        return (
-            _HDR.pack(
-                0x80, out_pt | (0x80 if marker else 0), out_seq, out_ts, self.rewriter.state.ssrc
-            )
-            + payload
+        header = _HDR.pack(
+            0x80, out_pt | (0x80 if marker else 0), out_seq, out_ts, rewriter.state.ssrc
         )
+        return header + payload
 
     def _track(self, seq: int, ts: int, now: float) -> None:
         stats = self.stats
@@ -405,6 +426,22 @@ class MediaCore:
 
 
 _PROMPT: Hashable = "prompt"
+
+
+def _payload(data: bytes, b0: int) -> bytes | None:
+    """The media bytes: after CSRCs and any header extension, without padding (RFC 3550 5.1,
+    5.3.1); None when the lengths do not fit the datagram. We send a plain 12-byte header."""
+    start = 12 + 4 * (b0 & 0x0F)
+    if b0 & 0x10:  # extension: 16-bit profile, 16-bit length in 32-bit words
+        if len(data) < start + 4:
+            return None
+        start += 4 + 4 * int.from_bytes(data[start + 2 : start + 4], "big")
+    end = len(data)
+    if b0 & 0x20:  # padding: the last octet counts the padding octets, itself included
+        end -= data[-1]
+    if start > end:
+        return None
+    return data[start:end]
 
 
 def _table(src: str, dst: str) -> bytes | None:

@@ -151,3 +151,18 @@ def test_transfer_rebridges_without_breaking_the_numbering() -> None:
     assert m.legs["a"].peer == "c"
     after = parse_rtp(m.legs["c"].route.process(rtp(500, 777), ("192.0.2.3", 6000), 0.02))  # type: ignore[arg-type]
     assert after.ssrc == before.ssrc and after.sequence == (before.sequence + 1) & 0xFFFF
+
+
+def test_header_extension_and_padding_never_reach_the_other_phone_as_audio() -> None:
+    m = bridged()
+    route = m.legs["a"].route
+    route.process(rtp(1, 160), A_ADDR, 0.0)  # the first packet sets the numbering
+    ext = struct.pack("!HH", 0xBEDE, 1) + b"\x10\xaa\x00\x00"  # RFC 8285 one-byte header
+    padded = b"\x55" * 160 + b"\x00\x00\x03"  # three padding octets, the last counts them
+    with_ext = struct.pack("!BBHII", 0x90, 0, 2, 320, 77) + ext + b"\x55" * 160
+    with_pad = struct.pack("!BBHII", 0xA0, 0, 3, 480, 77) + padded
+    for data in (with_ext, with_pad):
+        out = route.process(data, A_ADDR, 0.02)
+        assert out is not None and out[0] == 0x80 and out[12:] == b"\x55" * 160
+    broken = struct.pack("!BBHII", 0x90, 0, 4, 640, 77) + struct.pack("!HH", 0xBEDE, 50)
+    assert route.process(broken, A_ADDR, 0.04) is None
