@@ -178,7 +178,9 @@ def build_app(
     )
     prompts = None
     if config.media.mode == "anchor":  # music on hold always; prompt languages routes use
-        languages = {r.language or config.language for r in config.routes if r.announce}
+        languages = {
+            r.language or config.language for r in config.routes if r.announce or r.voicemail
+        }
         prompts = load_prompt_source(config.data_dir, languages)
     switch = build_switch(
         config, ids, _nonce_secret(Path(config.data_dir)), rng or random.SystemRandom(), prompts

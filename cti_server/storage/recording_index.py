@@ -47,6 +47,7 @@ class RecordingIndex:
                     agent_id=f.get("agent_id"),
                     queue=f.get("queue"),
                     customer_id=f.get("customer_id"),
+                    kind=f.get("kind", "call"),
                 )
             )
         elif operation == "closed":

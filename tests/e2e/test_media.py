@@ -287,3 +287,56 @@ def test_recording_is_controlled_and_found_over_the_api(server: Server, tmp_path
     (row,) = body["recordings"]
     assert row["id"] == recording_id and row["agent_id"] == "1001" and len(row["sha256"]) == 64
     assert api(server, "GET", "/api/v1/recordings?since=yesterday")[0] == 400
+
+
+def test_caller_leaves_a_voice_message_for_an_unregistered_agent(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.e2e.conftest import BASE_CONFIG, start_server, stop_server
+
+    config = BASE_CONFIG.format(
+        ring_timeout=8, uas_port=free_port(), media_mode="anchor", rtp_timeout=60
+    )
+    config = config.replace(
+        "routes:\n",
+        "routes:\n  - {match: '3\\d{3}', target: "
+        "'extension:\\g<0>', voicemail: true, language: en}\n",
+    )
+    server = start_server(tmp_path, config)
+    try:
+        with udp() as a:
+            caller = run_sipp(
+                tmp_path,
+                "caller",
+                "caller_media.xml",
+                server.port,
+                "-s",
+                "3005",
+                "-d",
+                "9000",
+                "-key",
+                "rtp_port",
+                str(a.getsockname()[1]),
+            )
+            assert wait_event(server, "voice_message_started", agent_id="3005", timeout=15), (
+                server.log()
+            )
+            send(a, tone(440.0) * 2, server_media(caller.messages(), "SIP/2.0 200 OK"), pt=0)
+            assert caller.finish() == 0, caller.explain()
+        assert wait_event(server, "call_cleared", cause="caller_hangup"), server.log()
+        rows: list[tuple[str, str, str]] = []
+        deadline = time.monotonic() + 5
+        while not rows and time.monotonic() < deadline:
+            with sqlite3.connect(server.data_dir / "cti.sqlite3") as db:
+                rows = db.execute(
+                    "select kind, agent_id, path from recordings where status = 'complete'"
+                ).fetchall()
+            time.sleep(0.1)
+    finally:
+        stop_server(server)
+    ((kind, agent, path),) = rows
+    assert (kind, agent) == ("voice_message", "3005")
+    with wave.open(path) as w:
+        assert w.getnchannels() == 1
+        audio = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(float)
+    assert dominant(audio) == pytest.approx(440.0, rel=0.02)
