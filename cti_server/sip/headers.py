@@ -49,6 +49,8 @@ def format_params(params: dict[str, str | None]) -> str:
 
 
 def _split_unquoted(text: str, sep: str) -> list[str]:
+    if '"' not in text:  # the common case: no quoted string can hide a separator
+        return text.split(sep)
     parts: list[str] = []
     buf_start = 0
     in_quote = False

@@ -74,6 +74,8 @@ def is_loop(request: SipRequest, local: LocalAddress) -> bool:
     """
     me = (local.host, local.port)
     for value in request.headers.get_all("Via"):
+        if local.host not in value.lower():  # cheap pre-check: most Vias are not ours
+            continue
         try:
             via = parse_via(value)
         except SipParseError:
