@@ -48,6 +48,7 @@ class SipConfig(_Model):
     t2: float = Field(4.0, gt=0)
     t4: float = Field(5.0, gt=0)
     max_message_size: int = Field(65535, ge=1024)
+    socket_buffer: int = Field(4 << 20, ge=65536, description="UDP receive/send buffer bytes")
     max_transactions: int = Field(100_000, ge=10)
     register_min_expires: int = Field(60, ge=1)
     register_max_expires: int = Field(3600, ge=1)
