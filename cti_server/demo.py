@@ -214,4 +214,12 @@ def _spawn(
             if all(k in outcome for k in ("caller", "agent", "register")):
                 reactor.callLater(0.5, reactor.stop)
 
-    reactor.spawnProcess(_Proc(), exe, [exe, *args], env=None, childFDs={0: "w", 1: "r", 2: "r"})
+    proc = reactor.spawnProcess(
+        _Proc(), exe, [exe, *args], env=None, childFDs={0: "w", 1: "r", 2: "r"}
+    )
+
+    def reap() -> None:  # a peer still running when the demo ends is stopped by its PID
+        if proc.pid is not None:
+            proc.signalProcess("KILL")
+
+    reactor.addSystemEventTrigger("before", "shutdown", reap)
