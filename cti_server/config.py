@@ -156,6 +156,19 @@ class RouteConfig(_Model):
             )
         return value
 
+    @model_validator(mode="after")
+    def _groups_exist(self) -> RouteConfig:
+        pattern = re.compile(self.match)
+        for ref in re.findall(r"\\g<(\w+)>|\\(\d+)", self.target):
+            name = ref[0] or ref[1]
+            known = int(name) <= pattern.groups if name.isdigit() else name in pattern.groupindex
+            if not known:
+                raise ValueError(
+                    f"target {self.target!r} uses group {name!r}, which "
+                    f"match {self.match!r} does not have"
+                )
+        return self
+
     @property
     def kind(self) -> str:
         return self.target.partition(":")[0]

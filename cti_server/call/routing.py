@@ -25,22 +25,47 @@ class RouteTarget:
     voicemail: bool = False
 
 
+_GROUP = re.compile(r"\\g<(\w+)>|\\(\d+)")
+Template = list[tuple[bool, str | int]]  # (is a group reference, literal text or group)
+
+
+def compile_template(template: str) -> Template:
+    """Cut a ``\\g<0>``/``\\1``-style template once into literals and group references
+    (``Match.expand`` re-parses its template on every call, i.e. every INVITE)."""
+    parts: Template = []
+    pos = 0
+    for m in _GROUP.finditer(template):
+        if m.start() > pos:
+            parts.append((False, template[pos : m.start()]))
+        ref = m.group(1) or m.group(2)
+        parts.append((True, int(ref) if ref.isdigit() else ref))
+        pos = m.end()
+    if pos < len(template):
+        parts.append((False, template[pos:]))
+    return parts
+
+
+def expand(parts: Template, match: re.Match[str]) -> str:
+    return "".join((match.group(p) or "") if is_ref else str(p) for is_ref, p in parts)
+
+
 class Router:
     def __init__(self, routes: list[RouteConfig], trunks: list[TrunkConfig]) -> None:
         self._routes = [(re.compile(r.match), r) for r in routes]
+        self._templates = [compile_template(r.target.partition(":")[2]) for r in routes]
         self._trunks = {t.name: t for t in trunks}
 
     def route(
         self, number: str, *, from_trunk: str | None, authenticated: bool
     ) -> RouteTarget | None:
-        for pattern, cfg in self._routes:
+        for (pattern, cfg), parts in zip(self._routes, self._templates, strict=True):
             m = pattern.fullmatch(number)
             if m is None:
                 continue
             if cfg.from_trunks_only and from_trunk is None:
                 continue
             kind, _, template = cfg.target.partition(":")
-            value = m.expand(template) if "\\" in template else template
+            value = expand(parts, m) if "\\" in template else template
             if kind == "trunk":
                 if from_trunk is None and not authenticated:
                     continue

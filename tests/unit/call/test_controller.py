@@ -260,3 +260,15 @@ def test_reinvite_without_offer_is_answered_with_the_far_end_session() -> None:
     assert c.handle(le.LegReinvited(leg_id="in1", sdp=b""), 3.0) == [
         AnswerReinvite(leg_id="in1", status=200, sdp=SDP_B)
     ]
+
+
+def test_route_templates_expand_groups_and_bad_groups_are_refused_at_load() -> None:
+    from cti_server.call.routing import compile_template, expand
+    from cti_server.config import ConfigError, parse_config
+
+    m = __import__("re").fullmatch(r"9(?P<n>\d+)", "9123")
+    assert m is not None
+    assert expand(compile_template(r"sip:\g<n>@gw-\1;x=\g<0>"), m) == "sip:123@gw-123;x=9123"
+    with pytest.raises(ConfigError) as err:
+        parse_config("routes:\n  - {match: '9\\\\d+', target: 'uri:sip:\\\\1@gw'}\n", "r.yaml")
+    assert "r.yaml:2" in str(err.value) and "group '1'" in str(err.value)
