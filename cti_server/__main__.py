@@ -96,6 +96,12 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sip-listen", help="override sip.listen address")
     p.add_argument("--http-port", type=int, help="override http.port")
     p.add_argument("--data-dir", type=Path, help="override data_dir")
+    p.add_argument(
+        "--rtp-ports",
+        metavar="MIN-MAX",
+        help="override media.port_min/port_max (side-by-side instances need "
+        "disjoint ranges), e.g. 40000-41000",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,13 +179,20 @@ def _ha1(user: str, realm: str) -> int:
 
 def load_with_overrides(args: argparse.Namespace) -> Config:
     config = load_config(args.config)
+    port_min = port_max = None
+    if args.rtp_ports:
+        low, sep, high = args.rtp_ports.partition("-")
+        if not (sep and low.isdigit() and high.isdigit()):
+            raise ConfigError([f"--rtp-ports: {args.rtp_ports!r} is not MIN-MAX, e.g. 40000-41000"])
+        port_min, port_max = int(low), int(high)
     return config.with_overrides(
+        **{"media.port_min": port_min, "media.port_max": port_max},
         **{
             "sip.port": args.sip_port,
             "sip.listen": args.sip_listen,
             "http.port": args.http_port,
             "data_dir": str(args.data_dir) if args.data_dir else None,
-        }
+        },
     )
 
 

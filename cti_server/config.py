@@ -262,7 +262,10 @@ class Config(_Model):
             for part in path:
                 node = node[part]
             node[leaf] = value
-        return Config.model_validate(data)
+        try:
+            return Config.model_validate(data)
+        except ValidationError as exc:  # a command-line override made the config invalid
+            raise ConfigError(format_validation_error(exc, data, "<command line>")) from None
 
 
 # --- YAML with line numbers --------------------------------------------------------------------
