@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from cti_server.call.switch import CallSwitch
 from cti_server.events import Event, VoiceMessageStarted
-from cti_server.rtp.g711 import alaw_decode, ulaw_decode
+from cti_server.rtp.g711 import ALAW2LIN, ULAW2LIN, alaw_decode, ulaw_decode
 from recording.files import RecordingClosed
 from recording.recorder import CallMeta, OpenRecording, Recorder, RecordingAction
 from recording.sink import RecordingSink, recover
@@ -96,48 +96,63 @@ class RecordingService:
 
     def on_tick(self, now: float) -> None:
         active = self.recorder.active()
-        if not active:
-            return
         media = self._switch.media
-        calls = self._switch.controller.calls
-        if media is None:
+        if not active or media is None:
             return
+        calls = self._switch.controller.calls
         ids: list[str] = []
-        callers: list[npt.NDArray[np.int16]] = []
-        agents: list[npt.NDArray[np.int16]] = []
+        sides: list[str | None] = []  # rows 2i and 2i+1: call i's caller and agent legs
         for call_id in active:
             call = calls.get(call_id)
-            if call is None:
+            if call is not None:
+                ids.append(call_id)
+                sides += [call.inbound.leg_id, call.peer.leg_id if call.peer else None]
+        if not ids:
+            return
+        frames = np.zeros((len(sides), FRAME), dtype=np.int16)
+        # The common case, one 20 ms payload waiting and no backlog, is decoded for every
+        # call at once: one table lookup per codec per tick instead of several per call.
+        batch: dict[str, tuple[list[int], list[bytes]]] = {"PCMU": ([], []), "PCMA": ([], [])}
+        for row, leg_id in enumerate(sides):
+            if leg_id is None or leg_id not in media.legs:
                 continue
-            ids.append(call_id)
-            callers.append(self._take(call.inbound.leg_id))
-            agents.append(self._take(call.peer.leg_id if call.peer else None))
-        if ids:
-            self._submit(self.recorder.feed_many(ids, np.stack(callers), np.stack(agents), now))
+            leg = media.legs[leg_id]
+            if leg.route.tap is None:
+                media.tap(leg_id, True)
+            payloads = media.drain_tap(leg_id)
+            if leg_id not in self._buffers and len(payloads) == 1 and len(payloads[0]) == FRAME:
+                rows, chunks = batch["PCMA" if leg.codec == "PCMA" else "PCMU"]
+                rows.append(row)
+                chunks.append(payloads[0])
+            elif payloads or leg_id in self._buffers:
+                frames[row] = self._take(leg_id, leg.codec, payloads)
+        for codec, (rows, chunks) in batch.items():
+            if rows:
+                table = ALAW2LIN if codec == "PCMA" else ULAW2LIN
+                pcm = table.take(np.frombuffer(b"".join(chunks), np.uint8))
+                frames[rows] = pcm.reshape(len(rows), FRAME)
+        self._submit(self.recorder.feed_many(ids, frames[0::2], frames[1::2], now))
 
     # --- internals --------------------------------------------------------------------------
 
-    def _take(self, leg_id: str | None) -> npt.NDArray[np.int16]:
-        """Exactly one frame of this leg's audio (silence where it sent nothing)."""
-        media = self._switch.media
-        if leg_id is None or media is None or leg_id not in media.legs:
-            return np.zeros(FRAME, dtype=np.int16)
-        leg = media.legs[leg_id]
-        if leg.route.tap is None:
-            media.tap(leg_id, True)
-        payloads = media.drain_tap(leg_id)
+    def _take(self, leg_id: str, codec: str, payloads: list[bytes]) -> npt.NDArray[np.int16]:
+        """One frame of a jittery leg: late or early payloads are buffered (at most 80 ms)."""
         buffered = self._buffers.get(leg_id)
         if payloads:
-            decode = alaw_decode if leg.codec == "PCMA" else ulaw_decode
+            decode = alaw_decode if codec == "PCMA" else ulaw_decode
             fresh = decode(b"".join(payloads))
             buffered = fresh if buffered is None else np.concatenate((buffered, fresh))
         if buffered is None or len(buffered) == 0:
+            self._buffers.pop(leg_id, None)
             return np.zeros(FRAME, dtype=np.int16)
         if len(buffered) > MAX_BACKLOG:
             buffered = buffered[-MAX_BACKLOG:]
         frame = buffered[:FRAME]
         rest = buffered[FRAME:]
-        self._buffers[leg_id] = rest
+        if len(rest):
+            self._buffers[leg_id] = rest
+        else:
+            self._buffers.pop(leg_id, None)
         if len(frame) < FRAME:
             frame = np.concatenate((frame, np.zeros(FRAME - len(frame), dtype=np.int16)))
         return frame
