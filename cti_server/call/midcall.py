@@ -18,39 +18,13 @@ from cti_server.actions import (
     NotifyRefer,
     ReinviteLeg,
 )
-from cti_server.call.media_plan import MediaPlanner, PromptSource
+from cti_server.call.controller_base import ControllerBase
 from cti_server.call.model import Call, CallPhase, Leg, LegInput
-from cti_server.call.routing import Router, RouteTarget
 from cti_server.sip import leg_events as le
 
 
-class MidCall:
+class MidCall(ControllerBase):
     """Base of the CallController: the in-call handlers. State lives in the controller."""
-
-    _plan: MediaPlanner | None
-    _prompts: PromptSource | None
-    _router: Router
-    _events: list[ev.Event]
-    _legs: dict[str, tuple[Leg, Call]]
-
-    def _originate(
-        self,
-        call: Call,
-        uris: list[str],
-        caller: str,
-        display: str | None,
-        sdp: bytes,
-        max_forwards: int,
-        agent: str | None,
-        now: float,
-        *,
-        transfer: bool = False,
-        prefer: str | None = None,
-    ) -> list[LegAction]:
-        raise NotImplementedError
-
-    def _target_uris(self, target: RouteTarget, now: float) -> list[str]:
-        raise NotImplementedError
 
     # --- re-INVITE ------------------------------------------------------------------------
 

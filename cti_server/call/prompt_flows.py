@@ -12,46 +12,16 @@ from __future__ import annotations
 
 from cti_server import events as ev
 from cti_server.actions import LegAction, RespondLeg
-from cti_server.call.media_plan import MediaPlanner, PromptSource
-from cti_server.call.model import Call, CallPhase, ControllerSettings, Leg, LegInput, NextHop
+from cti_server.call.controller_base import ControllerBase
+from cti_server.call.model import Call, CallPhase, LegInput, NextHop
 from cti_server.call.routing import RouteTarget
 from cti_server.rtp.bridge import DigitReceived, MediaEvent, MediaTimedOut, PlayFinished
 
 LEAVE_MESSAGE = "leave_message"
 
 
-class PromptFlows:
+class PromptFlows(ControllerBase):
     """Base of the CallController for prompt-driven phases. State lives in the controller."""
-
-    _plan: MediaPlanner | None
-    _prompts: PromptSource | None
-    _events: list[ev.Event]
-    _legs: dict[str, tuple[Leg, Call]]
-    _settings: ControllerSettings
-
-    def _originate(
-        self,
-        call: Call,
-        uris: list[str],
-        caller: str,
-        display: str | None,
-        sdp: bytes,
-        max_forwards: int,
-        agent: str | None,
-        now: float,
-        *,
-        transfer: bool = False,
-        prefer: str | None = None,
-    ) -> list[LegAction]:
-        raise NotImplementedError
-
-    def _clear(
-        self, call: Call, now: float, cause: str, ended: Leg, *, bye_ended: bool = False
-    ) -> list[LegAction]:
-        raise NotImplementedError
-
-    def _schedule(self, call: Call) -> None:
-        raise NotImplementedError
 
     def handle_media(self, event: MediaEvent, now: float) -> list[LegAction]:
         found = self._legs.get(event.leg_id)
