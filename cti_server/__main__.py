@@ -205,9 +205,11 @@ def _serve(args: argparse.Namespace) -> int:
     from cti_server.app import build_app, load_database_accounts
 
     app = build_app(config, reactor, extra_accounts=load_database_accounts(config))
+    from twisted.internet.error import CannotListenError
+
     try:
         app.start()
-    except OSError as exc:
+    except (OSError, CannotListenError) as exc:
         print(f"cannot listen on {config.sip.listen}:{config.sip.port}: {exc}", file=sys.stderr)
         return 2
     # Tests and benchmarks read this line to learn the bound port.

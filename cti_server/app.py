@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
+from twisted.internet.error import CannotListenError
 
 from cti_server.adapters.recording_service import RecordingService
 from cti_server.adapters.retention_job import RetentionJob
@@ -56,17 +57,18 @@ class App:
     def start(self) -> None:
         """Bind the configured SIP transports (port 0 picks a free port, see ``sip_port``)."""
         cfg = self.config.sip
-        if "udp" in cfg.transports:
-            udp_port = self.reactor.listenUDP(
-                cfg.port, self.sip.udp, interface=cfg.listen, maxPacketSize=65535
-            )
-            _grow_buffers(udp_port.getHandle(), cfg.socket_buffer)
-            self.ports.append(udp_port)
-        port = self.sip_port if self.ports else cfg.port
-        if "tcp" in cfg.transports:
-            self.ports.append(
-                self.reactor.listenTCP(port, SipTcpFactory(self.sip), interface=cfg.listen)
-            )
+        # Port 0: UDP and TCP must end up on the same number; a TCP port someone else holds
+        # means trying another number (a few times), not failing the start.
+        for attempt in range(20 if cfg.port == 0 else 1):
+            try:
+                self._bind_sip()
+                break
+            except CannotListenError:
+                for p in self.ports:
+                    p.stopListening()
+                self.ports.clear()
+                if attempt == (19 if cfg.port == 0 else 0):
+                    raise
         if cfg.port == 0:  # the Via/Contact address must name the port really bound
             self.switch.endpoint.set_local(
                 LocalAddress(self.switch.endpoint.local.host, self.sip_port, cfg.user_agent)
@@ -114,6 +116,20 @@ class App:
             "registered": self.switch.endpoint.registered_count(),
             "sip_port": self.sip_port,
         }
+
+    def _bind_sip(self) -> None:
+        cfg = self.config.sip
+        if "udp" in cfg.transports:
+            udp_port = self.reactor.listenUDP(
+                cfg.port, self.sip.udp, interface=cfg.listen, maxPacketSize=65535
+            )
+            _grow_buffers(udp_port.getHandle(), cfg.socket_buffer)
+            self.ports.append(udp_port)
+        port = self.sip_port if self.ports else cfg.port
+        if "tcp" in cfg.transports:
+            self.ports.append(
+                self.reactor.listenTCP(port, SipTcpFactory(self.sip), interface=cfg.listen)
+            )
 
     @property
     def sip_port(self) -> int:
