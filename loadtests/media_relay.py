@@ -78,7 +78,7 @@ class Recording:
         self.dir = tempfile.mkdtemp(prefix="bench-media-rec-")
         counter = iter(range(1 << 30))
         self.recorder = Recorder(lambda: f"rec{next(counter)}", self.dir, default_policy="all")
-        self.sink = RecordingSink()
+        self.sink = RecordingSink(min_batch_interval=0.1)  # as the server configures it
         self.call_ids = [f"call{i}" for i in range(pairs)]
         self.legs = [f"in{i}" for i in range(pairs)]
         self.pending: list[deque[bytes]] = [deque() for _ in range(pairs)]

@@ -18,8 +18,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from cti_server.ids import RandomSource
-from cti_server.rtp.dtmf import DtmfReceiver
-from cti_server.rtp.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW
+from cti_server.rtp.dtmf import DtmfReceiver, InbandDetector
+from cti_server.rtp.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW, alaw_decode, ulaw_decode
 from cti_server.rtp.packet import SequenceRewriter
 
 _HDR = struct.Struct("!BBHII")
@@ -93,6 +93,8 @@ class Route:
         "dtmf_pt",
         "events",
         "handle",
+        "in_pt",
+        "inband",
         "latched",
         "leg_id",
         "out_dtmf_pt",
@@ -109,6 +111,7 @@ class Route:
         self.remote: tuple[str, int] | None = None  # where this leg's peer sends from / to
         self.latched = False
         self.dtmf_pt: int | None = None  # telephone-event PT this leg's peer sends
+        self.in_pt = 0  # the voice payload type this leg's peer sends (others are dropped)
         self.dest: Route | None = None  # the leg we forward to (bridge), if any
         self.dest_leg: str | None = None
         self.out_pt = 0
@@ -118,6 +121,7 @@ class Route:
         self.collect = False  # feed telephone-events to a DtmfReceiver (IVR)
         self.dtmf = DtmfReceiver()
         self.tap: list[bytes] | None = None  # payloads for the recorder, drained per tick
+        self.inband: list[bytes] | None = None  # audio for the in-band DTMF detector
         self.stats = Stats()
         self.events = events
         self.handle: object | None = None  # the adapter's socket for this port (opaque here)
@@ -168,11 +172,17 @@ class Route:
             stats.dropped_bad += 1
             return None
         is_dtmf = pt == self.dtmf_pt
+        if not is_dtmf and pt != self.in_pt:  # a codec nobody negotiated: never forwarded
+            stats.dropped_bad += 1
+            return None
         if is_dtmf and self.collect:
             for digit in self.dtmf.feed(ts, seq, payload, now):
                 self.events.append(DigitReceived(self.leg_id, digit))
-        elif self.tap is not None and not is_dtmf:
-            self.tap.append(payload)
+        elif not is_dtmf:
+            if self.tap is not None:
+                self.tap.append(payload)
+            if self.inband is not None:
+                self.inband.append(payload)
         if dest is None or dest.remote is None or rewriter is None:
             return None
         if is_dtmf:
@@ -220,6 +230,7 @@ class MediaLeg:
     play_loop: list[bytes] | None = None
     peer: str | None = None
     opened_at: float = 0.0
+    inband: InbandDetector | None = None
     prompt_seq: int = 0  # the prompt source's own numbering, mapped by ``rewriter``
     prompt_ts: int = 0
 
@@ -281,6 +292,7 @@ class MediaCore:
         leg.pt = CODEC_PT.get(codec, 0) if pt is None else pt
         leg.dtmf_pt = dtmf_pt
         leg.route.dtmf_pt = dtmf_pt
+        leg.route.in_pt = leg.pt
         leg.sending = sending and usable
         self._rebuild(leg)
         if leg.peer:
@@ -327,7 +339,13 @@ class MediaCore:
         self._rebuild_peer(leg)
 
     def collect_digits(self, leg_id: str, on: bool) -> None:
-        self._leg(leg_id).route.collect = on
+        """Report the leg's key presses: RFC 4733 events, or in-band tones (Goertzel) when
+        the peer negotiated no telephone-event (old gateways send DTMF as audio)."""
+        leg = self._leg(leg_id)
+        leg.route.collect = on
+        inband = on and leg.dtmf_pt is None
+        leg.route.inband = [] if inband else None
+        leg.inband = InbandDetector() if inband else None
 
     def play(self, leg_id: str, frames: list[bytes], *, loop: bool = False) -> None:
         """Queue 20 ms payloads (already in the leg's codec) for playout from the tick."""
@@ -371,6 +389,11 @@ class MediaCore:
                     out.append((leg.port, self._packet(leg, payload, now), route.remote))
             if route.collect:
                 for digit in route.dtmf.on_timer(now):
+                    self.events.append(DigitReceived(leg.leg_id, digit))
+            if route.inband and leg.inband is not None:
+                decode = alaw_decode if leg.codec == "PCMA" else ulaw_decode
+                audio, route.inband[:] = b"".join(route.inband), []
+                for digit in leg.inband.feed(decode(audio), now):
                     self.events.append(DigitReceived(leg.leg_id, digit))
             last = route.stats.last_at if route.stats.last_at is not None else leg.opened_at
             if now - last > self.rtp_timeout:

@@ -166,3 +166,32 @@ def test_header_extension_and_padding_never_reach_the_other_phone_as_audio() -> 
         assert out is not None and out[0] == 0x80 and out[12:] == b"\x55" * 160
     broken = struct.pack("!BBHII", 0x90, 0, 4, 640, 77) + struct.pack("!HH", 0xBEDE, 50)
     assert route.process(broken, A_ADDR, 0.04) is None
+
+
+def test_in_band_tones_become_digits_when_no_telephone_event_was_negotiated() -> None:
+    import numpy as np
+
+    from cti_server.rtp.g711 import ulaw_encode
+
+    m = core()
+    m.open("gw", 0.0)
+    m.configure("gw", remote=A_ADDR, codec="PCMU", dtmf_pt=None)  # an old gateway
+    m.collect_digits("gw", True)
+    route = m.legs["gw"].route
+    t = np.arange(160 * 6) / 8000.0
+    tone = (6000 * (np.sin(2 * np.pi * 770 * t) + np.sin(2 * np.pi * 1336 * t)) / 2)
+    audio = ulaw_encode(tone.astype(np.int16)) + ulaw_encode(np.zeros(160 * 6, np.int16))
+    events = []
+    for i in range(12):
+        route.process(rtp(i, 160 * i, audio[i * 160 : (i + 1) * 160]), A_ADDR, i * 0.02)
+        m.tick(i * 0.02 + 0.01)
+        events += m.drain_events()
+    assert events == [DigitReceived("gw", "5")]
+
+
+def test_a_payload_type_nobody_negotiated_is_dropped_and_counted() -> None:
+    m = bridged()
+    route = m.legs["a"].route
+    assert route.process(rtp(1, 160, pt=18), A_ADDR, 0.0) is None  # G.729, not offered
+    assert route.stats.dropped_bad == 1
+    assert route.process(rtp(2, 320, pt=0), A_ADDR, 0.02) is not None
