@@ -242,7 +242,10 @@ def build_recording(
 
     directory = recordings_dir(config)
     recorder = Recorder(
-        lambda: ids.sequence("R"), str(directory), default_policy=config.recording.policy
+        lambda: ids.sequence("R"),
+        str(directory),
+        policies=config.recording.queue_policies,
+        default_policy=config.recording.policy,
     )
     repo = RecordingRepo(Database.from_config(config).async_session)
     index = RecordingIndex(repo)

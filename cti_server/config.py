@@ -200,6 +200,9 @@ class RecordingConfig(_Model):
     policy: Literal["all", "none", "on_demand"] = Field(
         "all", description="all: every answered call; on_demand: only when asked by the API"
     )
+    queue_policies: dict[str, Literal["all", "none", "on_demand"]] = Field(
+        {}, description="per ACD queue, overriding policy (e.g. none for a PIN-reset queue)"
+    )
     directory: str | None = Field(None, description="where WAV files go; <data_dir>/recordings")
     voice_message_max: float = Field(120.0, gt=0, description="longest voice message (s)")
     retention_days: float | None = Field(
