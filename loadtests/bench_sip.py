@@ -672,6 +672,26 @@ class _TeeStream:
         pass
 
 
+def git_describe() -> str:
+    """HEAD commit plus whether cti_server/ has uncommitted changes (read-only git calls)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "cti_server"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (no git)"
+    return f"{head[:72]}{' + uncommitted cti_server/ changes' if dirty else ''}"
+
+
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     if not Path(a.sipbench).exists():
@@ -688,6 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# {os.uname().nodename}, {os.cpu_count()} CPUs; gen on CPU {a.pin_gen}, SUT on CPU "
         f"{a.pin_sut}; {a.repeats} x {a.duration:g} s per step; config {b.config}:"
     )
+    out(f"# measured tree: {git_describe()}")
     for line in b.config.read_text().splitlines():
         out("#   " + line)
     if a.profile is not None:
