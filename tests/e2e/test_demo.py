@@ -38,6 +38,8 @@ def test_demo_connects_a_call_plays_the_greeting_and_leaves_a_recording(tmp_path
         "agent_registered",
         "prompt_started",
         "dtmf_received",
+        "digit=1",  # SIPp's dtmf_2833_1.pcap, heard as RFC 4733 events
+        "barged_in=True",
         "call_established",
         "call_cleared",
         "demo PASSED",
