@@ -11,7 +11,6 @@ dialog (the reaper for calls whose BYE was lost).
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable
 
 from cti_server import events as ev
@@ -24,6 +23,7 @@ from cti_server.actions import (
     ProbeLeg,
     RespondLeg,
 )
+from cti_server.call.deadlines import DeadlineHeap
 from cti_server.call.media_plan import MediaPlanner, PromptSource
 from cti_server.call.midcall import MidCall
 from cti_server.call.model import (
@@ -38,6 +38,7 @@ from cti_server.call.model import (
 )
 from cti_server.call.prompt_flows import PromptFlows
 from cti_server.call.routing import Router, RouteTarget
+from cti_server.call.teardown import Teardown
 from cti_server.rtp.bridge import (
     MediaError,
 )
@@ -61,7 +62,7 @@ Locator = Callable[[str, float], list[str]]  # account user, now -> contact URIs
 IdSource = Callable[[str], str]  # prefix -> new unique id
 
 
-class CallController(MidCall, PromptFlows):
+class CallController(MidCall, PromptFlows, Teardown):
     def __init__(
         self,
         router: Router,
@@ -80,7 +81,7 @@ class CallController(MidCall, PromptFlows):
         self.calls: dict[str, Call] = {}
         self._legs: dict[str, tuple[Leg, Call]] = {}
         self._events: list[ev.Event] = []
-        self._timers: list[tuple[float, str]] = []  # (deadline, call_id); stale entries skipped
+        self._timers = DeadlineHeap()
 
     # --- sans-IO surface ------------------------------------------------------------------
 
@@ -89,25 +90,11 @@ class CallController(MidCall, PromptFlows):
         return out
 
     def next_deadline(self) -> float | None:
-        while self._timers:
-            when, call_id = self._timers[0]
-            call = self.calls.get(call_id)
-            actual = min(self._deadlines(call), default=None) if call else None
-            if actual == when:
-                return when
-            heapq.heappop(self._timers)  # stale: the call ended or its deadline moved
-            if actual is not None:
-                heapq.heappush(self._timers, (actual, call_id))
-        return None
+        return self._timers.next(self.calls)
 
     def on_timer(self, now: float) -> list[LegAction]:
         actions: list[LegAction] = []
-        due: list[Call] = []
-        while self._timers and self._timers[0][0] <= now:
-            call = self.calls.get(heapq.heappop(self._timers)[1])
-            if call is not None and call not in due:
-                due.append(call)
-        for call in due:
+        for call in self._timers.due(self.calls, now):
             for leg in call.legs():
                 if leg.ring_deadline is not None and leg.ring_deadline <= now and leg.alive:
                     leg.ring_deadline = None
@@ -123,9 +110,7 @@ class CallController(MidCall, PromptFlows):
 
     def _schedule(self, call: Call) -> None:
         if call.call_id in self.calls:
-            upcoming = self._deadlines(call)
-            if upcoming:
-                heapq.heappush(self._timers, (min(upcoming), call.call_id))
+            self._timers.schedule(call)
 
     def handle(self, event: le.LegEvent, now: float) -> list[LegAction]:
         if isinstance(event, le.InviteReceived):
@@ -412,59 +397,3 @@ class CallController(MidCall, PromptFlows):
         if not cause:
             cause = "caller_hangup" if leg is call.inbound else "callee_hangup"
         return self._clear(call, now, cause, ended=leg)
-
-    # --- teardown -------------------------------------------------------------------------
-
-    def _reject(self, call: Call, now: float, status: int, cause: str) -> list[LegAction]:
-        call.inbound.apply(LegInput.ENDED, now)
-        self._finish(call, now, cause, status)
-        return [RespondLeg(leg_id=call.inbound.leg_id, status=status)]
-
-    def _clear(
-        self, call: Call, now: float, cause: str, ended: Leg, *, bye_ended: bool = False
-    ) -> list[LegAction]:
-        actions: list[LegAction] = []
-        if bye_ended and ended.up:  # the leg went silent: it may still think it is connected
-            actions.append(ByeLeg(leg_id=ended.leg_id))
-        if ended.alive:
-            ended.apply(LegInput.ENDED, now)
-        for leg in call.legs() + ([call.transferor] if call.transferor else []):
-            if leg is ended or not leg.alive:
-                continue
-            if leg.direction is LegDirection.INBOUND and not leg.up:
-                actions.append(
-                    RespondLeg(leg_id=leg.leg_id, status=487 if cause == "cancelled" else 480)
-                )
-                leg.apply(LegInput.ENDED, now)
-            elif leg.up:
-                actions.append(ByeLeg(leg_id=leg.leg_id))
-                leg.apply(LegInput.HANGUP, now)
-            else:
-                actions.append(CancelLeg(leg_id=leg.leg_id))
-                leg.apply(LegInput.HANGUP, now)
-        self._finish(call, now, cause, 0)
-        return actions
-
-    def _finish(self, call: Call, now: float, cause: str, status: int) -> None:
-        if call.phase is CallPhase.CLEARED:
-            return
-        call.phase = CallPhase.CLEARED
-        self.calls.pop(call.call_id, None)
-        for leg in call.legs() + ([call.transferor] if call.transferor else []):
-            self._legs.pop(leg.leg_id, None)
-            if self._plan is not None:
-                self._plan.close(leg.leg_id)
-        agent = call.peer.agent_id if call.peer else None
-        self._events.append(
-            ev.CallCleared(at=now, call_id=call.call_id, cause=cause, status=status, agent_id=agent)
-        )
-
-    def _deadlines(self, call: Call) -> list[float]:
-        out = [
-            leg.ring_deadline for leg in call.legs() if leg.ring_deadline is not None and leg.alive
-        ]
-        if call.probe_due is not None:
-            out.append(call.probe_due)
-        if call.voicemail_deadline is not None:
-            out.append(call.voicemail_deadline)
-        return out

@@ -160,6 +160,14 @@ class Call:
                 out.append(leg)
         return out
 
+    def deadlines(self) -> list[float]:
+        """When something is due: a ring timeout, the next probe, the voice-message limit."""
+        out = [
+            leg.ring_deadline for leg in self.legs() if leg.ring_deadline is not None and leg.alive
+        ]
+        out += [t for t in (self.probe_due, self.voicemail_deadline) if t is not None]
+        return out
+
     def other(self, leg: Leg) -> Leg | None:
         """The leg media and signalling are relayed to from ``leg``."""
         if leg is self.inbound:
