@@ -17,20 +17,21 @@ from collections import Counter, deque
 from dataclasses import dataclass
 
 from cti_server import actions as act
-from cti_server.events import AgentRegistered, AgentUnregistered, Event
+from cti_server.events import AgentUnregistered, Event
 from cti_server.ids import IdFactory
 from cti_server.sip import leg_events as le
 from cti_server.sip.access import AccessControl, AccessVerdict
 from cti_server.sip.accounts import AccountBook, TrunkTable
 from cti_server.sip.errors import SipParseError
 from cti_server.sip.headers import parse_name_addr, parse_uri
-from cti_server.sip.leg_actions import execute_action, on_timeout, peer_for_uri
+from cti_server.sip.leg_actions import execute_action, on_timeout
 from cti_server.sip.legs import ALLOW, LegManager, SipLeg, user_of
 from cti_server.sip.local import LocalAddress
 from cti_server.sip.message import SipRequest, reason_phrase
 from cti_server.sip.parser import StreamFramer, parse_message
 from cti_server.sip.peer import Peer
-from cti_server.sip.registrar import Registrar, contact_response_values
+from cti_server.sip.registrar import Registrar
+from cti_server.sip.registration import Registrations
 from cti_server.sip.response_routing import stamp_and_route
 from cti_server.sip.transaction import (
     RequestReceived,
@@ -41,11 +42,10 @@ from cti_server.sip.transaction import (
     TransactionTimedOut,
     make_response,
 )
-from cti_server.sip.validation import validate_request
+from cti_server.sip.validation import reject_unparsable, safe_reason, validate_request
 
 log = logging.getLogger(__name__)
 
-ANSWERABLE = ("Via", "From", "To", "Call-ID", "CSeq")  # what a response must copy (§8.2.6.2)
 KNOWN_METHODS = {
     "INVITE",
     "ACK",
@@ -87,6 +87,7 @@ class SipEndpoint:
         self._access = access
         self._trunks = trunks
         self.registrar = registrar
+        self.registrations = Registrations(registrar)
         self._settings = settings
         self.legs = LegManager(txn, ids, local)
         self._framers: dict[str, StreamFramer] = {}
@@ -95,7 +96,6 @@ class SipEndpoint:
         self._stream_out: list[tuple[str | None, tuple[str, int], bytes]] = []
         self._leg_events: deque[le.LegEvent] = deque()
         self.domain_events: list[Event] = []
-        self._contact_peer: dict[str, Peer] = {}
         self.dropped: Counter[str] = Counter()
         self.received: Counter[str] = Counter()
 
@@ -211,23 +211,10 @@ class SipEndpoint:
     def _reject_unparsable(
         self, exc: SipParseError, peer: Peer, request: SipRequest | None = None
     ) -> None:
-        partial = request or exc.partial
-        if (
-            partial is None
-            or partial.method == "ACK"  # never answered (RFC 3261 §17.2.1)
-            or any(name not in partial.headers for name in ANSWERABLE)
-        ):
-            self.dropped[_reason_label(exc.reason)] += 1
-            return
-        try:
-            resp = make_response(
-                partial, exc.status_hint, _safe_reason(exc.reason), to_tag=self._ids.tag()
-            )
-        except (SipParseError, ValueError):
-            self.dropped[_reason_label(exc.reason)] += 1
-            return
-        self.dropped["answered_" + str(exc.status_hint)] += 1
-        self._emit(resp.serialize(), peer)
+        resp, label = reject_unparsable(exc, request, self._ids.tag())
+        self.dropped[label] += 1
+        if resp is not None:
+            self._emit(resp.serialize(), peer)
 
     def _drain_transactions(self, now: float) -> None:
         while (event := self._txn.next_event()) is not None:
@@ -321,7 +308,7 @@ class SipEndpoint:
             from_hdr = parse_name_addr(request.headers.get("From") or "", "From")
             called = parse_uri(request.uri).user or ""
         except SipParseError as exc:
-            self._reply(key, request, 400, reason=_safe_reason(exc.reason), now=now)
+            self._reply(key, request, 400, reason=safe_reason(exc.reason), now=now)
             return
         if request.body and (request.headers.get("Content-Type") or "").startswith("multipart"):
             self._reply(key, request, 415, now=now, extra=[("Accept", "application/sdp")])
@@ -369,37 +356,11 @@ class SipEndpoint:
         if verdict.trunk is not None:
             self._reply(key, request, 403, reason="Trunks do not register here", now=now)
             return
-        try:
-            aor_user = parse_name_addr(request.headers.get("To") or "", "To").uri.user
-        except SipParseError:
-            aor_user = None
-        if aor_user != user:
-            self._reply(key, request, 403, reason="Wrong AOR for these credentials", now=now)
-            return
-        had = bool(self.registrar.lookup(user, now))
-        result = self.registrar.update(user, request, peer, now)
-        extra: list[tuple[str, str]] = []
-        if result.min_expires is not None:
-            extra.append(("Min-Expires", str(result.min_expires)))
-        elif result.status == 200:
-            extra += [("Contact", c) for c in contact_response_values(result.bindings, now)]
-            for binding in result.bindings:
-                if peer.reliable or peer_for_uri(binding.contact) is None:
-                    # TCP: reuse the phone's connection; a hostname Contact: we resolve no
-                    # names, so the address it registered from is the one that works.
-                    self._contact_peer[binding.contact] = peer
-            if result.bindings and not had:
-                b = result.bindings[0]
-                self.domain_events.append(
-                    AgentRegistered(
-                        at=now, agent_id=user, contact=b.contact, expires_at=b.expires_at
-                    )
-                )
-            elif had and not result.bindings:
-                self.domain_events.append(
-                    AgentUnregistered(at=now, agent_id=user, reason="unregistered")
-                )
-        self._reply(key, request, result.status, now=now, extra=extra)
+        answer = self.registrations.register(user, request, peer, now)
+        self.domain_events.extend(answer.events)
+        self._reply(
+            key, request, answer.status, reason=answer.reason, extra=answer.headers, now=now
+        )
 
     # --- actions from the controller ------------------------------------------------------
 
@@ -446,25 +407,12 @@ class SipEndpoint:
             self._stream_out.append((peer.conn_id, peer.addr, data))
 
     def _peer_for(self, uri: str) -> Peer | None:
-        peer = self._contact_peer.get(uri)
-        if peer is not None and peer.conn_id is not None and peer.conn_id not in self._framers:
-            peer = None  # the connection it registered on is gone: use the Contact itself
-        return peer or peer_for_uri(uri)
+        return self.registrations.peer_for(uri, self._framers)
 
 
 def _to_tag(request: SipRequest) -> bool:
     to = request.headers.get("To") or ""
     return ";tag=" in to.replace(" ", "").lower()
-
-
-def _reason_label(reason: str) -> str:
-    return reason.split(":")[0][:40].strip().lower().replace(" ", "_") or "unparsable"
-
-
-def _safe_reason(reason: str) -> str:
-    return (
-        "".join(ch for ch in reason if ch.isprintable() and ch not in "\r\n")[:80] or "Bad Request"
-    )
 
 
 __all__ = ["EndpointSettings", "SipEndpoint", "user_of"]

@@ -8,10 +8,12 @@ from __future__ import annotations
 from cti_server.sip.errors import SipParseError
 from cti_server.sip.headers import parse_via
 from cti_server.sip.local import LocalAddress
-from cti_server.sip.message import SipRequest
+from cti_server.sip.message import SipRequest, SipResponse
+from cti_server.sip.transaction import make_response
 
 # Option tags we honour when a request Requires them (§8.2.2.3). None yet: session timers
 # (RFC 4028), 100rel, Replaces and Path are not implemented, so requiring them gets 420.
+ANSWERABLE = ("Via", "From", "To", "Call-ID", "CSeq")  # what a response must copy (§8.2.6.2)
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset()
 SDP_TYPES = frozenset({"application/sdp", "multipart/mixed", "multipart/alternative"})
 
@@ -83,3 +85,30 @@ def is_loop(request: SipRequest, local: LocalAddress) -> bool:
         if (via.host, via.port or 5060) == me:
             return True
     return False
+
+
+def reject_unparsable(
+    exc: SipParseError, request: SipRequest | None, to_tag: str
+) -> tuple[SipResponse | None, str]:
+    """The stateless answer to a message we could not use (its status hint), when a response
+    can be built from what was read; else None. The label is what ``dropped`` counts."""
+    partial = request or exc.partial
+    label = exc.reason.split(":")[0][:40].strip().lower().replace(" ", "_") or "unparsable"
+    if (
+        partial is None
+        or partial.method == "ACK"  # never answered (RFC 3261 §17.2.1)
+        or any(name not in partial.headers for name in ANSWERABLE)
+    ):
+        return None, label
+    try:
+        resp = make_response(partial, exc.status_hint, safe_reason(exc.reason), to_tag=to_tag)
+    except (SipParseError, ValueError):
+        return None, label
+    return resp, f"answered_{exc.status_hint}"
+
+
+def safe_reason(reason: str) -> str:
+    """A reason phrase that cannot break the status line (no CR/LF, printable, bounded)."""
+    return "".join(ch for ch in reason if ch.isprintable() and ch not in "\r\n")[:80] or (
+        "Bad Request"
+    )
