@@ -25,7 +25,7 @@ from cti_server.sip.accounts import AccountBook, TrunkTable
 from cti_server.sip.errors import SipParseError
 from cti_server.sip.headers import parse_name_addr, parse_uri
 from cti_server.sip.leg_actions import execute_action, on_timeout
-from cti_server.sip.legs import ALLOW, LegManager, SipLeg, user_of
+from cti_server.sip.legs import ALLOW, LegManager, SipLeg
 from cti_server.sip.local import LocalAddress
 from cti_server.sip.message import SipRequest, reason_phrase
 from cti_server.sip.parser import StreamFramer, parse_message
@@ -41,6 +41,7 @@ from cti_server.sip.transaction import (
     TransactionLayer,
     TransactionTimedOut,
     make_response,
+    tag_param,
 )
 from cti_server.sip.validation import reject_unparsable, safe_reason, validate_request
 
@@ -249,7 +250,7 @@ class SipEndpoint:
         if method == "CANCEL":
             self._on_cancel(key, request, peer, now)
             return
-        if _to_tag(request):
+        if tag_param(request.headers.get("To") or "") is not None:
             leg = self.legs.find(request)
             if leg is None:
                 self._reply(key, request, 481, now=now)
@@ -410,9 +411,4 @@ class SipEndpoint:
         return self.registrations.peer_for(uri, self._framers)
 
 
-def _to_tag(request: SipRequest) -> bool:
-    to = request.headers.get("To") or ""
-    return ";tag=" in to.replace(" ", "").lower()
-
-
-__all__ = ["EndpointSettings", "SipEndpoint", "user_of"]
+__all__ = ["EndpointSettings", "SipEndpoint"]

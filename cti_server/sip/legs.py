@@ -18,7 +18,7 @@ from cti_server import actions as act
 from cti_server.ids import IdFactory
 from cti_server.sip import leg_events as le
 from cti_server.sip.dialog import Dialog
-from cti_server.sip.headers import parse_cseq, parse_name_addr, parse_uri
+from cti_server.sip.headers import parse_cseq, parse_name_addr
 from cti_server.sip.local import LocalAddress
 from cti_server.sip.message import Headers, SipRequest, SipResponse, reason_phrase
 from cti_server.sip.peer import Peer
@@ -28,6 +28,7 @@ from cti_server.sip.transaction import (
     TransactionLayer,
     make_cancel,
     make_response,
+    tag_param,
 )
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, INFO"
@@ -99,7 +100,7 @@ class LegManager:
         """
         call_id = request.call_id
         to = request.headers.get("To") or ""
-        tag = _tag_of(to)
+        tag = tag_param(to)
         if tag is not None:
             leg_id = self._by_dialog.get((call_id, tag))
             if leg_id is not None:
@@ -203,7 +204,7 @@ class LegManager:
     ) -> None:
         status = response.status
         if status < 200:
-            if status > 100 and _tag_of(response.headers.get("To") or "") and leg.dialog is None:
+            if status > 100 and tag_param(response.headers.get("To") or "") and leg.dialog is None:
                 leg.dialog = Dialog.as_uac(leg.invite, response, leg.peer)
             if leg.cancelling and not leg.cancel_sent:
                 self._send_cancel(leg, now)
@@ -397,18 +398,6 @@ class LegManager:
         self._txn.send_stateless(request, peer)
 
 
-def _tag_of(header: str) -> str | None:
-    idx = header.find("tag=")
-    if idx < 0:
-        return None
-    end = len(header)
-    for sep in (";", " ", ","):
-        j = header.find(sep, idx)
-        if 0 <= j < end:
-            end = j
-    return header[idx + 4 : end] or None
-
-
 def _strip_params(uri: str) -> str:
     return uri.split(";", 1)[0]
 
@@ -419,10 +408,3 @@ def _refer_target(refer_to: str) -> str:
     except ValueError:
         return refer_to.strip("<> ")
     return uri.user or uri.format()
-
-
-def user_of(uri_text: str) -> str:
-    try:
-        return parse_uri(uri_text).user or ""
-    except ValueError:
-        return ""
