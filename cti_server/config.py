@@ -15,6 +15,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from acd.settings import AcdSettings
+from ivr_flows.settings import IvrSettings
+
 TargetKind = Literal["extension", "trunk", "uri", "flow", "queue"]
 
 
@@ -233,6 +236,8 @@ class Config(_Model):
     recording: RecordingConfig = RecordingConfig()
     storage: StorageConfig = StorageConfig()
     redis: RedisConfig = RedisConfig()
+    ivr: IvrSettings = IvrSettings()
+    acd: AcdSettings = AcdSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Config:
