@@ -82,9 +82,9 @@ class AcdSettings(_Model):
             for queue in agent.queues:
                 if queue not in names:
                     raise ValueError(f"agent {agent.id!r}: unknown queue {queue!r}")
-        for queue in self.queues:
-            if queue.overflow and queue.overflow.startswith("queue:"):
-                target = queue.overflow.removeprefix("queue:")
-                if target not in names or target == queue.name:
-                    raise ValueError(f"queue {queue.name!r}: bad overflow queue {target!r}")
+        for q in self.queues:
+            if q.overflow and q.overflow.startswith("queue:"):
+                target = q.overflow.removeprefix("queue:")
+                if target not in names or target == q.name:
+                    raise ValueError(f"queue {q.name!r}: bad overflow queue {target!r}")
         return self

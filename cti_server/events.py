@@ -185,12 +185,14 @@ class VoiceMessageStarted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DtmfReceived(Event):
-    """A caller pressed a key (RFC 4733 or in-band). Logs mask ``digit``: it may be a PIN."""
+    """A caller pressed a key (RFC 4733 or in-band). Logs mask ``digit``: it may be a PIN;
+    while an IVR collects a PIN or national ID (``secure``) the digit is not even here."""
 
     name: ClassVar[str] = "dtmf_received"
     call_id: str
     leg_id: str
     digit: str
+    secure: bool = False
 
 
 # --- registrations and authentication ------------------------------------------------------

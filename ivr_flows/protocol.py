@@ -69,6 +69,8 @@ class CallbackFinished:
     request: str
     callback_id: str = ""
     error: str = ""
+    number: str = ""  # what was committed (for the CallbackRequested event)
+    queue: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,10 +10,12 @@ from itertools import count
 
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
 
+from acd.protocol import AcdInput
 from cti_server.adapters.sip_tcp import SipTcpClientFactory, SipTcpProtocol
 from cti_server.adapters.sip_udp import SipUdpProtocol
 from cti_server.adapters.timers import DeadlineTimer
 from cti_server.bus import EventBus
+from cti_server.call.services import ServiceRequest, ServiceResult
 from cti_server.call.switch import CallSwitch
 from cti_server.rtp.bridge import MediaEvent
 
@@ -33,6 +35,7 @@ class SipService:
         self.send_errors = 0
         self.internal_errors = 0
         self.after_flush: Callable[[], None] | None = None  # e.g. bind/release RTP ports
+        self.on_requests: Callable[[list[ServiceRequest]], None] | None = None  # thread pool
         self.refused_connections = 0
 
     # --- input ----------------------------------------------------------------------------
@@ -97,9 +100,20 @@ class SipService:
             self._stream_send(conn_id, addr, data)
         for event in self.switch.drain_events():
             self._bus.publish(event)
+        requests = self.switch.drain_requests()
+        if requests and self.on_requests is not None:
+            self.on_requests(requests)
         self._timer.rearm(self.switch.get_timer())
         if self.after_flush is not None:
             self.after_flush()
+
+    def service_done(self, call_id: str, result: ServiceResult) -> None:
+        """The thread pool finished a call's slow work (lookup, PIN check, ...)."""
+        self._guarded(self.switch.service_done, call_id, result, self._reactor.seconds())
+
+    def acd_input(self, item: AcdInput) -> None:
+        """An agent state change from the API."""
+        self._guarded(self.switch.acd_input, item, self._reactor.seconds())
 
     def media_events(self, events: list[MediaEvent]) -> None:
         self._guarded(self.switch.media_events, events, self._reactor.seconds())

@@ -12,6 +12,7 @@ dialog (the reaper for calls whose BYE was lost).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from cti_server import events as ev
 from cti_server.actions import (
@@ -24,6 +25,7 @@ from cti_server.actions import (
     RespondLeg,
 )
 from cti_server.call.deadlines import DeadlineHeap
+from cti_server.call.ivr_host import IvrHost
 from cti_server.call.media_plan import MediaPlanner, PromptSource
 from cti_server.call.midcall import MidCall
 from cti_server.call.model import (
@@ -37,12 +39,15 @@ from cti_server.call.model import (
     NextHop,
 )
 from cti_server.call.prompt_flows import PromptFlows
+from cti_server.call.queue_host import QueueHost
 from cti_server.call.routing import Router, RouteTarget
+from cti_server.call.services import IvrFactory, ServiceRequest
 from cti_server.call.teardown import Teardown
 from cti_server.rtp.bridge import (
     MediaError,
 )
 from cti_server.sip import leg_events as le
+from ivr_flows.protocol import Enqueue
 
 # Failure of the outbound leg -> what the caller hears (RFC 3261 §16.7 spirit, simplified).
 _FAILURE_MAP = {486: 486, 600: 486, 603: 603, 404: 404, 484: 484, 410: 404, 408: 480, 480: 480}
@@ -62,7 +67,7 @@ Locator = Callable[[str, float], list[str]]  # account user, now -> contact URIs
 IdSource = Callable[[str], str]  # prefix -> new unique id
 
 
-class CallController(MidCall, PromptFlows, Teardown):
+class CallController(MidCall, PromptFlows, IvrHost, QueueHost, Teardown):
     def __init__(
         self,
         router: Router,
@@ -71,6 +76,10 @@ class CallController(MidCall, PromptFlows, Teardown):
         settings: ControllerSettings,
         planner: MediaPlanner | None = None,
         prompts: PromptSource | None = None,
+        *,
+        ivr: IvrFactory | None = None,
+        acd: Any = None,
+        auto_ready: bool = True,
     ) -> None:
         self._router = router
         self._plan = planner  # None: SDP passes through and media flows end to end
@@ -82,6 +91,11 @@ class CallController(MidCall, PromptFlows, Teardown):
         self._legs: dict[str, tuple[Leg, Call]] = {}
         self._events: list[ev.Event] = []
         self._timers = DeadlineHeap()
+        self._ivr_factory = ivr
+        self._acd = acd  # acd.distributor.Distributor: queues and agents (None: no ACD)
+        self._auto_ready = auto_ready
+        self._requests: list[ServiceRequest] = []
+        self._pending: list[LegAction] = []
 
     # --- sans-IO surface ------------------------------------------------------------------
 
@@ -90,11 +104,19 @@ class CallController(MidCall, PromptFlows, Teardown):
         return out
 
     def next_deadline(self) -> float | None:
-        return self._timers.next(self.calls)
+        due = self._timers.next(self.calls)
+        acd_due = self._acd.next_deadline() if self._acd is not None else None
+        if due is None or (acd_due is not None and acd_due < due):
+            return acd_due
+        return due
 
     def on_timer(self, now: float) -> list[LegAction]:
-        actions: list[LegAction] = []
+        actions: list[LegAction] = self._acd_timer(now)
         for call in self._timers.due(self.calls, now):
+            if call.ivr is not None:
+                actions += self._ivr_timer(call, now)
+                if call.call_id not in self.calls:
+                    continue
             for leg in call.legs():
                 if leg.ring_deadline is not None and leg.ring_deadline <= now and leg.alive:
                     leg.ring_deadline = None
@@ -106,13 +128,16 @@ class CallController(MidCall, PromptFlows, Teardown):
                 call.probe_due = now + self._settings.session_expires / 2
                 actions += [ProbeLeg(leg_id=leg.leg_id) for leg in call.legs() if leg.up]
             self._schedule(call)
-        return actions
+        return actions + self._take_pending()
 
     def _schedule(self, call: Call) -> None:
         if call.call_id in self.calls:
             self._timers.schedule(call)
 
     def handle(self, event: le.LegEvent, now: float) -> list[LegAction]:
+        return self._handle(event, now) + self._take_pending()
+
+    def _handle(self, event: le.LegEvent, now: float) -> list[LegAction]:
         if isinstance(event, le.InviteReceived):
             return self._on_invite(event, now)
         found = self._legs.get(event.leg_id)
@@ -172,6 +197,8 @@ class CallController(MidCall, PromptFlows, Teardown):
         )
         if target is None:
             return self._reject(call, now, 404, "no_route")
+        if target.kind in ("flow", "queue"):
+            return self._to_service(call, target, e, now)
         uris = self._target_uris(target, now)
         if not uris and not target.voicemail:
             status = 480 if target.kind == "extension" else 503
@@ -203,6 +230,31 @@ class CallController(MidCall, PromptFlows, Teardown):
         return self._originate(
             call, uris, e.caller, e.caller_display, e.sdp, mf, agent, now, prefer=codec or None
         )
+
+    def _to_service(
+        self, call: Call, target: RouteTarget, e: le.InviteReceived, now: float
+    ) -> list[LegAction]:
+        """A route to an IVR flow or straight to a queue: we answer the caller ourselves."""
+        plan = self._plan
+        if plan is None or (target.kind == "queue" and self._acd is None):
+            return self._reject(call, now, 503, "unavailable")
+        self.calls[call.call_id] = call
+        self._legs[call.inbound.leg_id] = (call.inbound, call)
+        try:
+            codec = plan.accept_offer(call.inbound.leg_id, e.sdp, now)
+        except MediaError:
+            return self._reject(call, now, 503, "no_media")
+        if codec is None:
+            return self._reject(call, now, 488, "rejected")
+        if target.kind == "flow":
+            started = self._start_flow(call, target.value, now)
+            return started if started is not None else self._reject(call, now, 503, "unavailable")
+        call.inbound.apply(LegInput.ANSWER, now)
+        answer = RespondLeg(
+            leg_id=call.inbound.leg_id, status=200, sdp=plan.make_answer(call.inbound.leg_id)
+        )
+        language = target.language or self._settings.language
+        return [answer, *self._enqueue(call, Enqueue(queue=target.value, language=language), now)]
 
     def _target_uris(self, target: RouteTarget, now: float) -> list[str]:
         if target.kind == "extension":
@@ -276,6 +328,12 @@ class CallController(MidCall, PromptFlows, Teardown):
             return []
         first = leg.state is not LegState.EARLY
         leg.apply(LegInput.PROGRESS, now)
+        if first and leg.offer_queue is not None and leg is not call.peer:
+            self._events.append(
+                ev.CallAlerting(
+                    at=now, call_id=call.call_id, leg_id=leg.leg_id, agent_id=leg.agent_id
+                )
+            )
         if leg is not call.peer:
             return []
         if first:
@@ -300,6 +358,8 @@ class CallController(MidCall, PromptFlows, Teardown):
     def _on_answered(self, call: Call, leg: Leg, e: le.LegAnswered, now: float) -> list[LegAction]:
         if not leg.alive:
             return []  # answered after we gave up: the endpoint ACKs and we BYE it
+        if leg.offer_queue is not None and leg is not call.peer:
+            return self._offer_answered(call, leg, e, now)
         leg.apply(LegInput.ANSWER, now)
         leg.ring_deadline = None
         leg.sdp = e.sdp
@@ -336,6 +396,8 @@ class CallController(MidCall, PromptFlows, Teardown):
         return plan.make_offer(call.inbound.leg_id, plan.codec(leg.leg_id), now)
 
     def _on_failed(self, call: Call, leg: Leg, e: le.LegFailed, now: float) -> list[LegAction]:
+        if leg.offer_queue is not None and leg is not call.peer:
+            return self._offer_failed(call, leg, e, now)
         was_alive = leg.alive
         leg.apply(LegInput.ENDED, now)
         self._legs.pop(leg.leg_id, None)
@@ -393,6 +455,8 @@ class CallController(MidCall, PromptFlows, Teardown):
             return []
         if leg is call.transferor:  # the REFER-ing party left, as expected after a transfer
             call.transferor = None
+            if leg.agent_id is not None and leg.agent_id == call.acd_agent:
+                self._call_left(call, now)  # the agent handed the call on: wrap-up begins
             return []
         if not cause:
             cause = "caller_hangup" if leg is call.inbound else "callee_hangup"

@@ -7,20 +7,30 @@ once, what they use of the controller. Only ``CallController`` is ever instantia
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cti_server import events as ev
 from cti_server.actions import LegAction
 from cti_server.call.media_plan import MediaPlanner, PromptSource
 from cti_server.call.model import Call, ControllerSettings, Leg
 from cti_server.call.routing import Router, RouteTarget
+from cti_server.call.services import ServiceResult
+from ivr_flows.protocol import Enqueue, IvrInput
 
 
 class ControllerBase:
+    calls: dict[str, Call]
     _plan: MediaPlanner | None  # None: SDP passes through and media flows end to end
     _prompts: PromptSource | None
     _router: Router
     _settings: ControllerSettings
     _events: list[ev.Event]
     _legs: dict[str, tuple[Leg, Call]]
+    _pending: list[LegAction]  # actions for other calls, returned by the running entry point
+    _auto_ready: bool
+
+    _locate: Callable[[str, float], list[str]]  # account user, now -> contact URIs
+    _new_id: Callable[[str], str]  # prefix -> new unique id
 
     def _originate(
         self,
@@ -47,4 +57,27 @@ class ControllerBase:
         raise NotImplementedError
 
     def _schedule(self, call: Call) -> None:
+        raise NotImplementedError
+
+    def _voicemail(
+        self, call: Call, agent: str | None, language: str | None, now: float, *, queue: str = ""
+    ) -> list[LegAction] | None:
+        raise NotImplementedError
+
+    def _enqueue(self, call: Call, req: Enqueue, now: float) -> list[LegAction]:
+        raise NotImplementedError
+
+    def _take_pending(self) -> list[LegAction]:
+        raise NotImplementedError
+
+    def _queue_service_done(self, call: Call, result: ServiceResult, now: float) -> list[LegAction]:
+        raise NotImplementedError
+
+    def _call_left(self, call: Call, now: float) -> None:
+        raise NotImplementedError
+
+    def _ivr_input(self, call: Call, item: IvrInput, now: float) -> list[LegAction]:
+        raise NotImplementedError
+
+    def _queue_prompt_done(self, call: Call, now: float) -> list[LegAction]:
         raise NotImplementedError

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final, Protocol
 
 
 class LegDirection(enum.Enum):
@@ -86,6 +86,7 @@ class Leg:
     ended_at: float | None = None
     ring_deadline: float | None = None
     contacts_left: list[str] = field(default_factory=list)  # further contacts to hunt
+    offer_queue: str | None = None  # an ACD offer: ringing an agent for this queue
 
     def apply(self, event: LegInput, now: float) -> LegState:
         try:
@@ -120,9 +121,17 @@ class NextHop:
     codec: str | None
 
 
+class TimedRun(Protocol):
+    """What the controller needs of a running IVR flow to file its deadline."""
+
+    def next_deadline(self) -> float | None: ...
+
+
 class CallPhase(enum.Enum):
     ROUTING = "routing"
     ANNOUNCING = "announcing"  # answered by us, a prompt plays, the target rings afterwards
+    IVR = "ivr"  # answered by us, an IVR flow talks to the caller
+    QUEUED = "queued"  # waiting in an ACD queue (music on hold, offers ringing agents)
     VOICEMAIL = "voicemail"  # the caller is leaving a message for an agent
     ALERTING = "alerting"
     CONNECTED = "connected"
@@ -151,21 +160,39 @@ class Call:
     voicemail_agent: str | None = None  # the route allows voice mail for this agent
     voicemail_language: str | None = None
     voicemail_for: str | None = None  # set once the caller is in voice mail
+    voicemail_queue: str = ""  # a message for a queue (overflow, after hours)
     voicemail_deadline: float | None = None
+    ivr: Any = None  # the IVR run (ivr_flows.engine.IvrRun) while the flow has the call
+    ivr_waiting_service: bool = False  # a lookup/PIN check/callback commit is in flight
+    secure_input: bool = False  # the IVR collects a PIN: digits are masked in events
+    language: str | None = None  # chosen in the IVR; prompts after it use it
+    queue: str | None = None  # the ACD queue the call waits in / was answered from
+    acd_agent: str | None = None  # the agent the ACD connected (until their leg ends)
+    offers: dict[str, Leg] = field(default_factory=dict)  # agent id -> ringing offer leg
+    customer_id: str | None = None
+    auth_method: str | None = None
+    screen_pop: dict[str, Any] | None = None  # assembled off the reactor, attached here
+    after_prompt: str | None = None  # what to do when the current prompt ends (queued calls)
 
     def legs(self) -> list[Leg]:
         out = [self.inbound]
-        for leg in (self.peer, self.transfer_leg):
+        for leg in (self.peer, self.transfer_leg, *self.offers.values()):
             if leg is not None and leg not in out:
                 out.append(leg)
         return out
 
     def deadlines(self) -> list[float]:
-        """When something is due: a ring timeout, the next probe, the voice-message limit."""
+        """When something is due: a ring timeout, the next probe, the voice-message limit,
+        an IVR timeout."""
         out = [
             leg.ring_deadline for leg in self.legs() if leg.ring_deadline is not None and leg.alive
         ]
         out += [t for t in (self.probe_due, self.voicemail_deadline) if t is not None]
+        if self.ivr is not None:
+            run: TimedRun = self.ivr
+            due = run.next_deadline()
+            if due is not None:
+                out.append(due)
         return out
 
     def other(self, leg: Leg) -> Leg | None:

@@ -16,6 +16,7 @@ from cti_server.call.controller_base import ControllerBase
 from cti_server.call.model import Call, CallPhase, LegInput, NextHop
 from cti_server.call.routing import RouteTarget
 from cti_server.rtp.bridge import DigitReceived, MediaEvent, MediaTimedOut, PlayFinished
+from ivr_flows.protocol import DigitPressed, PromptFinished
 
 LEAVE_MESSAGE = "leave_message"
 
@@ -24,6 +25,9 @@ class PromptFlows(ControllerBase):
     """Base of the CallController for prompt-driven phases. State lives in the controller."""
 
     def handle_media(self, event: MediaEvent, now: float) -> list[LegAction]:
+        return self._handle_media(event, now) + self._take_pending()
+
+    def _handle_media(self, event: MediaEvent, now: float) -> list[LegAction]:
         found = self._legs.get(event.leg_id)
         if found is None:
             return []
@@ -31,16 +35,39 @@ class PromptFlows(ControllerBase):
         if isinstance(event, MediaTimedOut) and call.phase in (
             CallPhase.CONNECTED,
             CallPhase.VOICEMAIL,
+            CallPhase.IVR,
+            CallPhase.QUEUED,
         ):
             return self._clear(call, now, "media_timeout", ended=leg, bye_ended=True)
         if isinstance(event, DigitReceived):
+            secure = call.secure_input and leg is call.inbound
             self._events.append(
-                ev.DtmfReceived(at=now, call_id=call.call_id, leg_id=leg.leg_id, digit=event.digit)
+                ev.DtmfReceived(
+                    at=now,
+                    call_id=call.call_id,
+                    leg_id=leg.leg_id,
+                    digit="" if secure else event.digit,
+                    secure=secure,
+                )
             )
+            if leg is not call.inbound:
+                return []
+            if call.phase is CallPhase.IVR:
+                return self._ivr_input(call, DigitPressed(digit=event.digit), now)
             if call.phase is CallPhase.ANNOUNCING and self._plan is not None:
                 self._plan.media.stop_playing(leg.leg_id)  # barge-in: a key skips the prompt
                 return self._after_announcement(call, now, barged_in=True)
-        if isinstance(event, PlayFinished):
+            if (
+                call.phase is CallPhase.VOICEMAIL
+                and call.voicemail_deadline is not None
+                and event.digit == "#"
+            ):  # "press the hash key when you have finished"
+                return self._clear(call, now, "voice_message", ended=leg, bye_ended=True)
+        if isinstance(event, PlayFinished) and leg is call.inbound:
+            if call.phase is CallPhase.IVR:
+                return self._ivr_input(call, PromptFinished(), now)
+            if call.after_prompt is not None:
+                return self._queue_prompt_done(call, now)
             if call.phase is CallPhase.ANNOUNCING:
                 return self._after_announcement(call, now, barged_in=False)
             if call.phase is CallPhase.VOICEMAIL and call.voicemail_deadline is None:
@@ -93,16 +120,24 @@ class PromptFlows(ControllerBase):
     # --- voice mail -----------------------------------------------------------------------
 
     def _voicemail(
-        self, call: Call, agent: str | None, language: str | None, now: float
+        self, call: Call, agent: str | None, language: str | None, now: float, *, queue: str = ""
     ) -> list[LegAction] | None:
-        """Send the caller to ``agent``'s voice mail; None when it is not possible."""
-        if agent is None or call.phase is CallPhase.VOICEMAIL:
+        """Send the caller to ``agent``'s (or ``queue``'s) voice mail; None when it is not
+        possible."""
+        if (agent is None and not queue) or call.phase is CallPhase.VOICEMAIL:
             return None
+        if (
+            self._plan is not None
+            and call.inbound.alive
+            and self._plan.has_offer(call.inbound.leg_id)
+        ):
+            self._plan.media.collect_digits(call.inbound.leg_id, True)  # '#' ends the message
         actions = self._answer_and_play(call, LEAVE_MESSAGE, language or self._language(), now)
         if actions is None:
             return None
         call.phase = CallPhase.VOICEMAIL
-        call.voicemail_for = agent
+        call.voicemail_for = agent or ""
+        call.voicemail_queue = queue
         call.peer = None  # nobody else is on the call any more
         return actions
 
@@ -117,6 +152,7 @@ class PromptFlows(ControllerBase):
                 leg_id=call.inbound.leg_id,
                 agent_id=call.voicemail_for or "",
                 max_seconds=limit,
+                queue=call.voicemail_queue,
             )
         )
         return []

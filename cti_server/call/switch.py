@@ -8,7 +8,10 @@ whole signalling path this way without sockets or a reactor.
 
 from __future__ import annotations
 
+from acd.protocol import AcdInput
+from cti_server.actions import LegAction
 from cti_server.call.controller import CallController
+from cti_server.call.services import ServiceRequest, ServiceResult
 from cti_server.events import Event
 from cti_server.rtp.bridge import MediaCore, MediaEvent
 from cti_server.sip.endpoint import SipEndpoint
@@ -21,6 +24,24 @@ class CallSwitch:
         self.endpoint = endpoint
         self.controller = controller
         self.media = media  # the anchor's core, shared with the controller's planner
+        self._presence_seen = 0  # endpoint domain events already shown to the ACD
+
+    def drain_requests(self) -> list[ServiceRequest]:
+        """Slow work the calls wait for (lookups, PIN checks): run it off the reactor and
+        answer with ``service_done``."""
+        return self.controller.drain_requests()
+
+    def service_done(self, call_id: str, result: ServiceResult, now: float) -> None:
+        self._execute(self.controller.service_done(call_id, result, now), now)
+
+    def acd_input(self, item: AcdInput, now: float) -> None:
+        """An agent state change from the API (or a supervisor)."""
+        self._execute(self.controller.acd_input(item, now), now)
+
+    def _execute(self, actions: list[LegAction], now: float) -> None:
+        for action in actions:
+            self.endpoint.execute(action, now)
+        self._pump(now)
 
     def media_events(self, events: list[MediaEvent], now: float) -> None:
         for event in events:
@@ -69,9 +90,18 @@ class CallSwitch:
     def drain_events(self) -> list[Event]:
         out = self.endpoint.domain_events
         self.endpoint.domain_events = []
+        self._presence_seen = 0
         return out + self.controller.drain_events()
 
     def _pump(self, now: float) -> None:
-        while (event := self.endpoint.next_event()) is not None:
-            for action in self.controller.handle(event, now):
-                self.endpoint.execute(action, now)
+        while True:
+            while (event := self.endpoint.next_event()) is not None:
+                for action in self.controller.handle(event, now):
+                    self.endpoint.execute(action, now)
+            domain = self.endpoint.domain_events
+            if self._presence_seen >= len(domain):
+                return
+            fresh, self._presence_seen = domain[self._presence_seen :], len(domain)
+            for item in fresh:  # a phone came or went: the ACD logs its agent in or out
+                for action in self.controller.agent_presence(item, now):
+                    self.endpoint.execute(action, now)

@@ -10,6 +10,7 @@ from cti_server import events as ev
 from cti_server.actions import ByeLeg, CancelLeg, LegAction, RespondLeg
 from cti_server.call.controller_base import ControllerBase
 from cti_server.call.model import Call, CallPhase, Leg, LegDirection, LegInput
+from ivr_flows.protocol import CallerHungUp
 
 
 class Teardown(ControllerBase):
@@ -51,12 +52,17 @@ class Teardown(ControllerBase):
         if call.phase is CallPhase.CLEARED:
             return
         call.phase = CallPhase.CLEARED
+        if call.ivr is not None:  # the caller left mid-flow: the run records how it ended
+            run, call.ivr = call.ivr, None
+            run.handle(CallerHungUp(), now)
+            self._events.extend(run.drain_events())
+        self._call_left(call, now)
         self.calls.pop(call.call_id, None)
         for leg in call.legs() + ([call.transferor] if call.transferor else []):
             self._legs.pop(leg.leg_id, None)
             if self._plan is not None:
                 self._plan.close(leg.leg_id)
-        agent = call.peer.agent_id if call.peer else None
+        agent = call.peer.agent_id if call.peer and call.peer.up else None
         self._events.append(
             ev.CallCleared(at=now, call_id=call.call_id, cause=cause, status=status, agent_id=agent)
         )

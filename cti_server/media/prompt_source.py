@@ -37,11 +37,11 @@ class PreloadedPrompts:
         for codec in CODECS:
             self._library.moh_frames(codec)
 
-    def frames(self, prompt_id: str, language: str, codec: str) -> list[bytes]:
+    def frames(self, prompt_id: str, language: str, codec: str, **slots: int) -> list[bytes]:
         if language not in self._languages:
             return []
         try:
-            refs = self._catalog.sequence(prompt_id, language)
+            refs = self._catalog.sequence(prompt_id, language, **slots)
         except PromptError:
             return []
         out: list[bytes] = []

@@ -23,12 +23,14 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -150,3 +152,179 @@ class SipAccountRow(Base):
     digest_algorithms: Mapped[list[str] | None] = mapped_column(JsonDocument)
     enabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# --- customers (revision 0003) -------------------------------------------------------------------
+
+
+class AuthOutcomeValue(StrEnum):
+    """``auth_attempts.outcome``: the IVR's answers, plus an agent's unlock."""
+
+    OK = "ok"
+    BAD_PIN = "bad_pin"
+    UNKNOWN = "unknown"
+    LOCKED = "locked"
+    ERROR = "error"
+    UNLOCKED = "unlocked"
+
+
+class ContactChannel(StrEnum):
+    CALL = "call"
+    CALLBACK = "callback"
+    CAMPAIGN = "campaign"
+
+
+class PaymentKind(StrEnum):
+    CARD = "card"
+    BANK = "bank"
+    TRANSFER = "transfer"
+
+
+class CallbackStatus(StrEnum):
+    PENDING = "pending"
+    DIALING = "dialing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class CustomerRow(Base):
+    """A customer. Secrets only as hashes: ``pin_hash`` is scrypt (``ivr_flows.auth``),
+    ``national_id_hash``/``birth_date_hash`` are keyed HMACs of the full number and of its
+    6-digit date-of-birth prefix (what the IVR asks for; shared by many customers, so not
+    unique). ``phone`` is normalised digits (``ivr_flows.auth.normalize_number``).
+
+    ``failures_reset_at``: wrong PINs before it do not count towards a lock (set by a lock, an
+    unlock and a good login); ``locked_until`` in the future means locked.
+    """
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    customer_number: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text, index=True)
+    email: Mapped[str | None] = mapped_column(Text)
+    vip: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    segment: Mapped[str] = mapped_column(Text, server_default="")
+    language: Mapped[str | None] = mapped_column(String(8))
+    assigned_agent: Mapped[str | None] = mapped_column(Text)
+    pin_hash: Mapped[str | None] = mapped_column(Text)
+    national_id_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    birth_date_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    national_id_masked: Mapped[str | None] = mapped_column(Text)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    failures_reset_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_auth_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuthAttemptRow(Base):
+    """The audit log of IVR logins (and agents' unlocks): never the digits typed, and the
+    caller's number masked to its last 4 digits. Lock-out counts read it."""
+
+    __tablename__ = "auth_attempts"
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IN ('ok', 'bad_pin', 'unknown', 'locked', 'error', 'unlocked')",
+            name="outcome",
+        ),
+        Index("ix_auth_attempts_customer_id_at", "customer_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    call_id: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[str | None] = mapped_column(
+        Text, ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    method: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    caller_masked: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[str | None] = mapped_column(Text)
+
+
+class ContactRow(Base):
+    """One contact with a customer (what the screen pop lists as past inquiries)."""
+
+    __tablename__ = "contact_history"
+    __table_args__ = (
+        CheckConstraint("channel IN ('call', 'callback', 'campaign')", name="channel"),
+        Index("ix_contact_history_customer_id_at", "customer_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(Text, ForeignKey("customers.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    channel: Mapped[str] = mapped_column(String(16))
+    call_id: Mapped[str | None] = mapped_column(Text, index=True)
+    agent_id: Mapped[str | None] = mapped_column(Text)
+    queue: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text, server_default="")
+    summary: Mapped[str] = mapped_column(Text, server_default="")
+    notes: Mapped[str | None] = mapped_column(Text)
+    disposition: Mapped[str | None] = mapped_column(Text)
+
+
+class PaymentMethodRow(Base):
+    """A payment method as agents may see it: a label such as "신한카드 ****1234", no number."""
+
+    __tablename__ = "payment_methods"
+    __table_args__ = (CheckConstraint("kind IN ('card', 'bank', 'transfer')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(Text)
+    usual: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class FrequentProductRow(Base):
+    __tablename__ = "frequent_products"
+
+    customer_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    times_ordered: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_ordered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CallbackRow(Base):
+    """A callback request. At most one *pending* request per (number, queue): the partial
+    unique index makes a repeated request merge into the first (``request_count`` grows)."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'dialing', 'done', 'failed', 'cancelled')", name="status"
+        ),
+        Index(
+            "ux_callbacks_pending_number_queue",
+            "number",
+            "queue",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_callbacks_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    call_id: Mapped[str | None] = mapped_column(Text)
+    customer_id: Mapped[str | None] = mapped_column(
+        Text, ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    number: Mapped[str] = mapped_column(Text)
+    queue: Mapped[str] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    request_count: Mapped[int] = mapped_column(Integer, server_default="1")
+    note: Mapped[str | None] = mapped_column(Text)

@@ -33,7 +33,7 @@ class FakePrompts:
     def __init__(self) -> None:
         self.asked: list[tuple[str, str, str]] = []
 
-    def frames(self, prompt_id: str, language: str, codec: str) -> list[bytes]:
+    def frames(self, prompt_id: str, language: str, codec: str, **slots: int) -> list[bytes]:
         self.asked.append((prompt_id, language, codec))
         return [b"\xff" * 160] * 5
 
