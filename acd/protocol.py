@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 AgentStateName = Literal["logged_out", "ready", "not_ready", "reserved", "busy", "wrap_up", "away"]
+WithdrawReason = Literal[
+    "no_answer", "answered_elsewhere", "caller_left", "overflow", "agent_logged_out"
+]
+OverflowReason = Literal["max_wait", "max_length", "no_agents", "agent_away"]
 
 # --- inputs -------------------------------------------------------------------------------------
 
@@ -127,11 +131,12 @@ class Offer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WithdrawOffer:
-    """Stop ringing ``agent_id`` for ``call_id`` (no answer, another agent won, caller left)."""
+    """Stop ringing ``agent_id`` for ``call_id`` (no answer, another agent won, caller left,
+    the call overflowed, the agent logged out)."""
 
     call_id: str
     agent_id: str
-    reason: Literal["no_answer", "answered_elsewhere", "caller_left", "overflow"]
+    reason: WithdrawReason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,7 +159,7 @@ class Overflow:
     call_id: str
     queue: str
     target: str
-    reason: Literal["max_wait", "max_length", "no_agents", "agent_away"]
+    reason: OverflowReason
     agent_id: str = ""
 
 

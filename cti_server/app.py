@@ -16,18 +16,27 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.internet.error import CannotListenError
+from twisted.web.resource import Resource
 
 from cti_server.adapters.recording_service import RecordingService
 from cti_server.adapters.retention_job import RetentionJob
 from cti_server.adapters.rtp_udp import MediaService
 from cti_server.adapters.sip_service import SipService
 from cti_server.adapters.sip_tcp import SipTcpFactory
-from cti_server.api.recordings import CallsResource, RecordingsResource
+from cti_server.api.agents import AgentsResource, FlowsReloadResource, QueuesResource
+from cti_server.api.calls import CallsResource
+from cti_server.api.recordings import RecordingsResource
 from cti_server.api.site import build_site
 from cti_server.bus import EventBus
 from cti_server.call.switch import CallSwitch
 from cti_server.call.wiring import build_switch
 from cti_server.config import Config
+from cti_server.contact_center import (
+    ContactCenter,
+    build_call_services,
+    build_contact_center,
+    flow_names,
+)
 from cti_server.event_log import EventLogger
 from cti_server.ids import IdFactory
 from cti_server.media.prompt_source import load_prompt_source
@@ -51,6 +60,8 @@ class App:
     registry: CollectorRegistry
     media: MediaService | None = None
     recording: RecordingService | None = None
+    center: ContactCenter | None = None
+    services: Any = None  # CallServices: the thread pool side of lookups and PIN checks
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
 
@@ -91,10 +102,20 @@ class App:
                 self.config.media.port_max,
             )
         if self.config.http.port >= 0:
-            extra: dict[bytes, Any] = {}
+            calls = self.switch.controller.calls
+            extra: dict[bytes, Any] = {b"calls": CallsResource(self.recording, calls)}
             if self.recording is not None:
-                extra[b"calls"] = CallsResource(self.recording, self.switch.controller.calls)
                 extra[b"recordings"] = RecordingsResource(self.recording.repo)
+            center = self.center
+            if center is not None and center.acd is not None:
+                extra[b"agents"] = AgentsResource(center.acd, self.agent_input)
+                extra[b"queues"] = QueuesResource(
+                    center.acd, [q.name for q in self.config.acd.queues]
+                )
+            if center is not None:
+                flows = Resource()
+                flows.putChild(b"reload", FlowsReloadResource(center.reload_flows))
+                extra[b"flows"] = flows
             site = build_site(self.registry, self.health, extra)
             self.http_port_obj = self.reactor.listenTCP(
                 self.config.http.port, site, interface=self.config.http.listen
@@ -104,6 +125,14 @@ class App:
                 self.config.http.listen,
                 self.http_port,
             )
+
+    def agent_input(self, item: Any) -> None:
+        """An agent state change from the API; an illegal one raises (a 409 for the caller)."""
+        now = self.reactor.seconds()
+        try:
+            self.switch.acd_input(item, now)
+        finally:
+            self.sip.flush()
 
     @property
     def http_port(self) -> int:
@@ -195,11 +224,22 @@ def build_app(
     prompts = None
     if config.media.mode == "anchor":  # music on hold always; prompt languages routes use
         languages = {
-            r.language or config.language for r in config.routes if r.announce or r.voicemail
+            r.language or config.language
+            for r in config.routes
+            if r.announce or r.voicemail or r.target.startswith("queue:")
         }
+        if flow_names(config):
+            languages |= {"ko", "en"}  # a flow lets the caller choose
         prompts = load_prompt_source(config.data_dir, languages)
+    center = build_contact_center(config, rng or random.SystemRandom(), ids.sequence)
     switch = build_switch(
-        config, ids, _nonce_secret(Path(config.data_dir)), rng or random.SystemRandom(), prompts
+        config,
+        ids,
+        _nonce_secret(Path(config.data_dir)),
+        rng or random.SystemRandom(),
+        prompts,
+        ivr=center.flows,
+        acd=center.acd,
     )
     for account in extra_accounts or []:
         if switch.endpoint.accounts.get(account.user) is None:  # the config file wins
@@ -209,6 +249,10 @@ def build_app(
     registry, counters = build_registry(switch)
     bus.subscribe(counters)
     sip = SipService(switch, bus, reactor)
+    services = None
+    if center.flows is not None or center.acd is not None:
+        services = build_call_services(config, reactor, sip.service_done, switch.controller.calls)
+        sip.on_requests = services.submit
     media = None
     recording = None
     if switch.media is not None:
@@ -226,6 +270,8 @@ def build_app(
         registry=registry,
         media=media,
         recording=recording,
+        center=center,
+        services=services,
     )
 
 

@@ -46,9 +46,7 @@ def valid_pin(pin: str) -> bool:
 def _scrypt(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     # OpenSSL refuses above maxmem (32 MiB by default): allow what the parameters need.
     maxmem = min(128 * r * (n + p + 2) + (1 << 20), 2**31 - 1)
-    return hashlib.scrypt(
-        pin.encode(), salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=HASH_BYTES
-    )
+    return hashlib.scrypt(pin.encode(), salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=HASH_BYTES)
 
 
 def hash_pin(pin: str, settings: PinHashSettings, salt: bytes) -> str:

@@ -12,7 +12,7 @@ put into events, logs or recordings: the host masks them while ``SecureInput(on=
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 # --- what the host tells the run ---------------------------------------------------------------
 
@@ -193,3 +193,14 @@ IvrAction = (
     | TakeVoiceMessage
     | HangUp
 )
+
+# --- what the run may ask the host synchronously ------------------------------------------------
+
+
+class QueueOracle(Protocol):
+    """A cheap, synchronous read of the ACD (no I/O): how long a new caller would wait.
+
+    ``None`` when it cannot tell (no history, unknown queue); an ``enqueue`` node then never
+    offers a callback. Used to decide between enqueueing and offering a callback."""
+
+    def estimated_wait(self, queue: str) -> float | None: ...

@@ -10,7 +10,6 @@ from itertools import count
 
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
 
-from acd.protocol import AcdInput
 from cti_server.adapters.sip_tcp import SipTcpClientFactory, SipTcpProtocol
 from cti_server.adapters.sip_udp import SipUdpProtocol
 from cti_server.adapters.timers import DeadlineTimer
@@ -93,6 +92,10 @@ class SipService:
             log.exception("SIP core raised; message dropped")
         self._flush()
 
+    def flush(self) -> None:
+        """Send what the cores produced outside a network event (an API call)."""
+        self._flush()
+
     def _flush(self) -> None:
         for data, addr in self.switch.datagrams_to_send():
             self.udp.send(data, addr)
@@ -110,10 +113,6 @@ class SipService:
     def service_done(self, call_id: str, result: ServiceResult) -> None:
         """The thread pool finished a call's slow work (lookup, PIN check, ...)."""
         self._guarded(self.switch.service_done, call_id, result, self._reactor.seconds())
-
-    def acd_input(self, item: AcdInput) -> None:
-        """An agent state change from the API."""
-        self._guarded(self.switch.acd_input, item, self._reactor.seconds())
 
     def media_events(self, events: list[MediaEvent]) -> None:
         self._guarded(self.switch.media_events, events, self._reactor.seconds())

@@ -106,6 +106,10 @@ class IvrHost(ControllerBase):
         run: IvrRunLike | None = call.ivr
         if run is None:
             return []
+        if isinstance(item, PromptFinished):
+            if not call.ivr_playing:
+                return []  # the end of audio the run already heard about (cut)
+            call.ivr_playing = False
         return self._drive(call, run, run.handle(item, now), now)
 
     def _ivr_timer(self, call: Call, now: float) -> list[LegAction]:
@@ -130,11 +134,18 @@ class IvrHost(ControllerBase):
                 call.ivr = None
                 return out + self._clear(call, now, "ivr_error", call.inbound, bye_ended=True)
             action = pending.pop(0)
+            # Every Play is owed exactly one PromptFinished: when it ends, when it is cut
+            # (StopPlaying, or replaced by the next Play), or at once if there is no audio.
             if isinstance(action, Play):
-                if not self._play_prompts(call, action, now):
-                    pending += run.handle(PromptFinished(), now)  # nothing to hear: go on
+                owed = call.ivr_playing
+                call.ivr_playing = self._play_prompts(call, action, now) or owed
+                if not call.ivr_playing or owed:
+                    pending += run.handle(PromptFinished(), now)
             elif isinstance(action, StopPlaying):
-                self._stop_prompt(call)
+                if call.ivr_playing:
+                    call.ivr_playing = False
+                    self._stop_prompt(call)
+                    pending += run.handle(PromptFinished(), now)
             elif isinstance(action, SecureInput):
                 call.secure_input = action.on
             elif isinstance(action, LookupCustomer | VerifyPin | RequestCallback):
@@ -143,6 +154,7 @@ class IvrHost(ControllerBase):
             else:
                 self._events.extend(run.drain_events())
                 call.ivr = None
+                call.ivr_playing = False
                 call.secure_input = False
                 call.language = run.language
                 if run.customer is not None:

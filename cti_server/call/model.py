@@ -164,6 +164,7 @@ class Call:
     voicemail_deadline: float | None = None
     ivr: Any = None  # the IVR run (ivr_flows.engine.IvrRun) while the flow has the call
     ivr_waiting_service: bool = False  # a lookup/PIN check/callback commit is in flight
+    ivr_playing: bool = False  # a Play of the run is on the caller's leg, owed its end
     secure_input: bool = False  # the IVR collects a PIN: digits are masked in events
     language: str | None = None  # chosen in the IVR; prompts after it use it
     queue: str | None = None  # the ACD queue the call waits in / was answered from

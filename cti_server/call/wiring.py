@@ -6,11 +6,13 @@ number plan and controller joined into a CallSwitch. No I/O: the composition roo
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from cti_server.call.controller import CallController
 from cti_server.call.media_plan import MediaPlanner, PromptSource
 from cti_server.call.model import ControllerSettings
 from cti_server.call.routing import Router
+from cti_server.call.services import IvrFactory
 from cti_server.call.switch import CallSwitch
 from cti_server.config import Config
 from cti_server.ids import IdFactory, RandomSource
@@ -52,6 +54,9 @@ def build_switch(
     nonce_secret: bytes,
     rng: RandomSource,
     prompts: PromptSource | None = None,
+    *,
+    ivr: IvrFactory | None = None,
+    acd: Any = None,
 ) -> CallSwitch:
     sip_cfg = config.sip
     local = LocalAddress(
@@ -112,5 +117,8 @@ def build_switch(
         ),
         planner,
         prompts if planner is not None else None,
+        ivr=ivr,
+        acd=acd,
+        auto_ready=config.acd.auto_ready,
     )
     return CallSwitch(endpoint, controller, planner.media if planner else None)
