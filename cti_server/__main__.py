@@ -24,6 +24,8 @@ EPILOG = """examples:
   cti-server db upgrade                            create or migrate the database
   cti-server accounts add 1001 --display-name 김상담  store an agent's SIP account (HA1 only)
   cti-server prompts generate                      make the Korean/English prompts
+  cti-server customers import customers.csv        load customers (PINs hashed, IDs keyed-hashed)
+  cti-server customers demo                        load the demo customers (10001 / PIN 1234)
 """
 
 
@@ -84,9 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     ha1.add_argument("--realm", default="cti.local", help="SIP realm (default: cti.local)")
     from cti_server.media.cli import add_prompts_parser
     from cti_server.storage.cli import add_db_parser
+    from cti_server.storage.customer_cli import add_customer_commands
 
     add_prompts_parser(sub)
     add_db_parser(sub)
+    add_customer_commands(sub)
     return parser
 
 
@@ -116,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             return _check_config(args.file)
         if args.command == "ha1":
             return _ha1(args.user, args.realm)
-        if args.command in ("prompts", "db", "accounts"):
+        if args.command in ("prompts", "db", "accounts", "customers"):
             return int(args.handler(args))
         if args.command == "demo":
             from cti_server.demo import run_demo
@@ -133,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def check_references(config: Config, source: str) -> None:
     """What pydantic cannot see from the file alone: prompt ids that do not exist."""
+    from acd.strategies import validate_strategies
+    from cti_server.contact_center import load_config_flows
     from cti_server.media.prompt_source import unknown_prompts
 
     problems = [
@@ -141,17 +147,32 @@ def check_references(config: Config, source: str) -> None:
         for i, r in enumerate(config.routes)
         if r.announce and unknown_prompts([r.announce])
     ]
+    queues = {q.name for q in config.acd.queues}
+    problems += [
+        f"{source}: routes.{i}.target: unknown queue {r.target[6:]!r} (add it under acd.queues)"
+        for i, r in enumerate(config.routes)
+        if r.target.startswith("queue:") and r.target[6:] not in queues
+    ]
+    try:
+        validate_strategies(config.acd)
+    except (ValueError, ConfigError) as exc:
+        problems.append(f"{source}: acd: {exc}")
     if problems:
         raise ConfigError(problems)
+    load_config_flows(config)  # every flow file checked; ConfigError lists file:line problems
 
 
 def _check_config(path: Path) -> int:
     config = load_config(path)
     check_references(config, str(path))
     plain = [a.user for a in config.accounts if a.password is not None]
+    from cti_server.contact_center import flow_names
+
     print(
         f"{path}: OK: {len(config.accounts)} accounts, {len(config.trunks)} trunks, "
-        f"{len(config.routes)} routes; SIP {config.sip.listen}:{config.sip.port}"
+        f"{len(config.routes)} routes, {len(config.acd.queues)} queues, "
+        f"{len(config.acd.agents)} ACD agents, flows {sorted(flow_names(config)) or 'none'}; "
+        f"SIP {config.sip.listen}:{config.sip.port}"
     )
     if plain:
         print(
@@ -159,6 +180,13 @@ def _check_config(path: Path) -> int:
             "use `cti-server ha1 USER` and ha1_md5/ha1_sha256 instead"
         )
     return 0
+
+
+def _reload_flows(app: object) -> None:
+    try:
+        app.center.reload_flows()  # type: ignore[attr-defined]
+    except ConfigError as exc:
+        logging.getLogger("cti").error("flows NOT reloaded:\n%s", exc)
 
 
 def _ha1(user: str, realm: str) -> int:
@@ -226,6 +254,8 @@ def _serve(args: argparse.Namespace) -> int:
     gc.set_threshold(20_000, 20, 20)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: reactor.callFromThread(reactor.stop))
+    if app.center is not None:  # SIGHUP: re-read the IVR flows (calls in progress keep theirs)
+        signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(_reload_flows, app))
     reactor.run(installSignalHandlers=False)
     return 0
 

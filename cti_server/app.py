@@ -182,6 +182,7 @@ def load_database_accounts(config: Config) -> list[Account]:
     runs: blocking here is fine). Accounts for another realm are skipped with a warning:
     an HA1 only proves a password for the realm it was made with."""
     from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
     from cti_server.storage import Database
@@ -193,6 +194,14 @@ def load_database_accounts(config: Config) -> list[Account]:
         upgrade(db.sync_engine)
         with Session(db.sync_engine) as session:
             rows = session.scalars(select(SipAccountRow).where(SipAccountRow.enabled)).all()
+    except OperationalError as exc:  # the phones must keep working while the database is down
+        log.error(
+            "database %s unreachable (%s): serving the config's accounts only; "
+            "IVR logins take their flows' error branch until it is back",
+            db.display_url,
+            exc.orig,
+        )
+        return []
     finally:
         db.dispose_sync()
     accounts = []

@@ -1,21 +1,29 @@
 """SIPp scenarios for a caller who talks to the IVR: key presses at given times, as RFC 2833.
 
-SIPp ships one RFC 2833 capture per key (``/usr/share/sip-tester/dtmf_2833_<key>.pcap``,
-140 ms each); a scenario replays them in order with pauses between, the way a person types a
-customer number and a PIN after hearing the prompt. ``ends="caller"`` hangs up after the
-``-d`` pause that follows the keys; ``ends="server"`` waits for the server's BYE (a lock-out,
-a goodbye) and answers it. Used by ``cti-server demo`` and the end-to-end tests.
+SIPp replays captures with their RTP headers unchanged, and the captures it ships
+(``dtmf_2833_<key>.pcap``) each carry one fixed timestamp: replayed one after another, a
+repeated key ("10001") looks like a retransmission of the same event and a receiver that
+follows RFC 4733 rightly drops it. So each entry ("10001#") is written as its own capture
+here, with a new timestamp per key (160 ms of event, three end packets, 250 ms of silence
+between keys), and the scenario replays those in order with pauses between, the way a person
+types a customer number and a PIN after hearing the prompt. ``ends="caller"`` hangs up after
+the ``-d`` pause that follows the keys; ``ends="server"`` waits for the server's BYE (a
+lock-out, a goodbye) and answers it. Used by ``cti-server demo`` and the end-to-end tests.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import escape
 
-PCAPS = "/usr/share/sip-tester"
-KEY_FILES = {**{str(d): str(d) for d in range(10)}, "#": "pound", "*": "star"}
-KEY_GAP_MS = 250  # between two keys of one entry: longer than one capture (140 ms)
+EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+KEY_MS = 160  # one key's event (RFC 4733 packets every 20 ms)
+KEY_GAP_MS = 250  # silence between two keys of one entry
+PAYLOAD_TYPE = 101  # as the scenario's SDP offers it
+SSRC = 0x2BADF00D
 
 _HEAD = """<?xml version="1.0" encoding="UTF-8" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -100,33 +108,89 @@ _SERVER_ENDS = """  <recv request="BYE" timeout="{timeout_ms}"/>
 """
 
 
-def caller_scenario(
+def write_caller_scenario(
+    directory: Path,
     steps: Sequence[tuple[float, str]],
     *,
+    name: str = "ivr_caller",
     caller: str = "01012345678",
     ends: Literal["caller", "server"] = "caller",
     server_timeout: float = 60.0,
-    title: str = "IVR caller",
-) -> str:
-    """``steps``: (seconds to wait, keys to press) in order, e.g. ``[(6, "1"), (4, "10001#")]``."""
+) -> Path:
+    """Write ``<name>.xml`` (and one capture per step) into ``directory``; the XML's path.
+
+    ``steps``: (seconds to wait, keys to press) in order, e.g. ``[(4.5, "1"), (1.5, "10001#")]``.
+    """
     if not caller.isalnum():
         raise ValueError(f"caller {caller!r}: digits or letters only")
-    body = [_HEAD.format(title=escape(title), caller=caller)]
-    for wait, keys in steps:
+    directory.mkdir(parents=True, exist_ok=True)
+    body = [_HEAD.format(title=escape(name), caller=caller)]
+    seq, ts = 1000, 160_000
+    for index, (wait, keys) in enumerate(steps):
         if wait > 0:
             body.append(f'  <pause milliseconds="{round(wait * 1000)}"/>\n')
-        for i, key in enumerate(keys):
-            if key not in KEY_FILES:
-                raise ValueError(f"key {key!r}: use 0-9, * or #")
-            if i:
-                body.append(f'  <pause milliseconds="{KEY_GAP_MS}"/>\n')
-            body.append(
-                "  <nop><action><exec play_pcap_audio="
-                f'"{PCAPS}/dtmf_2833_{KEY_FILES[key]}.pcap"/></action></nop>\n'
-            )
-        body.append(f'  <pause milliseconds="{KEY_GAP_MS}"/>\n')
+            ts += round(wait * 8000)
+        if not keys:
+            continue
+        pcap = directory / f"{name}_{index}.pcap"
+        packets, seq, ts = key_packets(keys, seq, ts)
+        pcap.write_bytes(pcap_file(packets))
+        body.append(
+            f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
+            f'  <pause milliseconds="{len(keys) * (KEY_MS + KEY_GAP_MS)}"/>\n'
+        )
     if ends == "caller":
         body.append(_CALLER_ENDS.format(caller=caller))
     else:
         body.append(_SERVER_ENDS.format(timeout_ms=round(server_timeout * 1000)))
-    return "".join(body)
+    path = directory / f"{name}.xml"
+    path.write_text("".join(body))
+    return path
+
+
+def key_packets(keys: str, seq: int, ts: int) -> tuple[list[tuple[float, bytes]], int, int]:
+    """RFC 4733 packets for ``keys`` as (offset seconds, RTP packet); the next seq and ts."""
+    out: list[tuple[float, bytes]] = []
+    at = 0.0
+    for key in keys:
+        if key not in EVENTS:
+            raise ValueError(f"key {key!r}: use 0-9, * or #")
+        event = EVENTS[key]
+        steps = KEY_MS // 20
+        for i in range(steps + 2):  # the last step is sent three times, with the E bit
+            end = i >= steps - 1
+            duration = min(i + 1, steps) * 160
+            marker = 0x80 if i == 0 else 0
+            header = struct.pack(
+                "!BBHII", 0x80, marker | PAYLOAD_TYPE, seq & 0xFFFF, ts & 0xFFFFFFFF, SSRC
+            )
+            payload = struct.pack("!BBH", event, (0x80 if end else 0) | 10, duration)
+            out.append((at + min(i, steps - 1) * 0.02, header + payload))
+            seq += 1
+        at += (KEY_MS + KEY_GAP_MS) / 1000
+        ts += (KEY_MS + KEY_GAP_MS) * 8
+    return out, seq, ts
+
+
+def pcap_file(packets: list[tuple[float, bytes]]) -> bytes:
+    """A libpcap file of UDP datagrams (Ethernet/IPv4) as SIPp's ``play_pcap_audio`` reads."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for offset, payload in packets:
+        udp = struct.pack("!HHHH", 40000, 40000, 8 + len(payload), 0) + payload
+        ip = struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(udp),
+            0,
+            0,
+            64,
+            17,
+            0,
+            bytes([127, 0, 0, 1]),
+            bytes([127, 0, 0, 1]),
+        )
+        frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
+        sec, usec = 1_700_000_000 + int(offset), round((offset % 1) * 1e6)
+        out.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+    return b"".join(out)

@@ -10,9 +10,11 @@ reads the cost from the string and ``needs_rehash`` says when to replace it afte
 A 4-digit PIN has only 10,000 values, so the hash protects a stolen table for a while at best;
 the lock-out is what protects the phone line.
 
-Measured on the development machine (2 cores, Python 3.11, OpenSSL scrypt): one check at the
-default cost n=2**14, r=8, p=1 takes ~38 ms and 16 MiB, so one core verifies ~26 IVR logins per
-second (``tests/unit/ivr_flows/test_auth.py::test_default_cost_timing`` prints the figure).
+Measured on the development machine (AMD EPYC, 2 cores, Python 3.11, OpenSSL scrypt): one check
+at the default cost n=2**14, r=8, p=1 takes ~44 ms (median of 60) and 16 MiB, so one core verifies
+~23 IVR logins per second; ``hashlib.scrypt`` releases the GIL, so a thread pool scales with cores
+(2 threads: ~34 checks/s). ``tests/unit/ivr_flows/test_auth.py::test_default_cost_timing``
+logs the figure on other machines.
 
 National IDs (Korean resident registration numbers, or their 6-digit date-of-birth prefix as
 the IVR asks for) are never stored: a keyed HMAC-SHA256 finds them, a masked form shows them.

@@ -15,7 +15,8 @@ invalid or timeout prompt and then the node's prompt again, as one ``Play``.
 
 Answers. A lookup, PIN check or callback commit is an action with a request id; only the
 answer with the current id is taken, and after ``ANSWER_TIMEOUT`` the error branch is.
-The run ends (``finished``) with ``Enqueue``, ``TransferTo``, ``TakeVoiceMessage`` or
+``CallbackRequested`` is the host's to emit (it holds the committed answer). The run ends
+(``finished``) with ``Enqueue``, ``TransferTo``, ``TakeVoiceMessage`` or
 ``HangUp``, after emitting ``IvrEnded`` with the outcome.
 """
 
@@ -38,6 +39,7 @@ from ivr_flows.protocol import (
     LookupFinished,
     PromptFinished,
     RequestCallback,
+    SecureInput,
     StopPlaying,
 )
 from ivr_flows.run_state import IllegalIvrTransition, Then, Wait
@@ -181,10 +183,18 @@ class IvrRun(Steps):
         return self._accept_callback(node, now)
 
     def _leave_keys(self, target: str | None, now: float) -> list[IvrAction]:
+        """Go on from a key-gathering node. Masking stays on (no off/on flicker) when the
+        walk ends in another secure collect, e.g. national ID then PIN."""
         if self._collector is not None:
             self._collector.clear()
         self._collector = None
-        return self._secure_off() + self._go(target, now)
+        actions = self._go(target, now)
+        node = self._flow.nodes[self._node]
+        still_secure = self._state is Wait.KEYS and isinstance(node, CollectNode) and node.secure
+        if self._secure_on and not still_secure:
+            self._secure_on = False
+            actions.insert(0, SecureInput(on=False))
+        return actions
 
     # --- answers from the host -----------------------------------------------------------------
 
@@ -237,7 +247,6 @@ class IvrRun(Steps):
         if not CALLBACK_NUMBER.match(number) or not queue:
             return self._go(node.on_error, now)
         request = self._new_request_id()
-        self._callback = (number, queue)
         customer_id = self._customer.customer_id if self._customer is not None else None
         self._wait_answer(request, Wait.CALLBACK, now)
         return [
@@ -248,21 +257,9 @@ class IvrRun(Steps):
         node = self._flow.nodes[self._node]
         if not self._current_request(event.request) or not isinstance(node, CallbackNode):
             return []
-        pending, self._callback = self._callback, None
-        if event.error or not event.callback_id or pending is None:
+        if event.error or not event.callback_id:
             return self._go(node.on_error, now)
-        number, queue = pending
-        self._callback_committed = True
-        self._emit(
-            ev.CallbackRequested(
-                at=now,
-                call_id=self._call_id,
-                callback_id=event.callback_id,
-                number=number,
-                queue=queue,
-                customer_id=self._customer.customer_id if self._customer is not None else None,
-            )
-        )
+        self._callback_committed = True  # the host emits CallbackRequested with the answer
         then = Then(goto=node.next)
         if node.next is None:
             then = Then(end=HangUp(cause="callback_requested"), outcome="callback")

@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from ivr_flows.variables import WEEKDAYS
 
@@ -34,23 +34,27 @@ def _as_str_list(value: object) -> object:
     return value
 
 
-Ranges = Annotated[list[str], BeforeValidator(_as_str_list)]
+def _check_days(spec: str) -> str:
+    parse_days(spec)
+    return spec
+
+
+def _check_range(text: str) -> str:
+    parse_range(text)
+    return text
+
+
+Days = Annotated[str, AfterValidator(_check_days)]
+Ranges = Annotated[
+    list[Annotated[str, AfterValidator(_check_range)]], BeforeValidator(_as_str_list)
+]
 
 
 class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    weekly: dict[str, Ranges]
+    weekly: dict[Days, Ranges]
     closed: list[dt.date] = []
-
-    @field_validator("weekly")
-    @classmethod
-    def _parses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for days, ranges in value.items():
-            parse_days(days)
-            for text in ranges:
-                parse_range(text)
-        return value
 
     def is_open(self, local: dt.datetime) -> bool:
         if local.date() in self.closed:

@@ -83,7 +83,12 @@ def _parse(
     text: str, filename: str, known_prompts: set[str], known_queues: set[str]
 ) -> tuple[Flow, Any]:
     """The flow and the line-annotated data it came from (for later problems' lines)."""
-    data = load_yaml(text, filename)
+    try:
+        data = load_yaml(text, filename)
+    except ConfigError:
+        raise
+    except ValueError as exc:  # a YAML value that cannot be built, e.g. the date 2026-13-01
+        raise ConfigError([f"{filename}:1: YAML value: {exc}"]) from exc
     if not isinstance(data, dict):
         raise ConfigError([f"{filename}:1: a flow file is a mapping with name, start and nodes"])
     _text_keys(data)

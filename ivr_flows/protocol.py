@@ -71,6 +71,7 @@ class CallbackFinished:
     error: str = ""
     number: str = ""  # what was committed (for the CallbackRequested event)
     queue: str = ""
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

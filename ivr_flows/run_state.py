@@ -100,7 +100,6 @@ class RunState:
         self._collector: DigitCollector | None = None
         self._request: str | None = None
         self._answer_deadline: float | None = None
-        self._callback: tuple[str, str] | None = None  # number, queue of the pending request
         self._callback_committed = False
         self._events: list[ev.Event] = []
         self._path: list[str] = []

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ivr_flows.conditions import Condition, Loc
 from ivr_flows.conditions import variables as condition_variables
@@ -39,6 +39,12 @@ def _key_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _check_key(value: str) -> str:
+    if len(value) != 1 or value not in "0123456789*#ABCD":
+        raise ValueError(f"key {value!r} must be one of 0-9, *, # or A-D")
+    return value
+
+
 def _as_list(value: Any) -> Any:
     if value is None:
         return []
@@ -47,7 +53,7 @@ def _as_list(value: Any) -> Any:
 
 NodeId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$")]
 VarName = Annotated[str, Field(pattern=VAR_NAME)]
-Key = Annotated[str, BeforeValidator(_key_text), Field(pattern=r"^[0-9*#A-D]$")]
+Key = Annotated[str, BeforeValidator(_key_text), AfterValidator(_check_key)]
 QueueName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
 Seconds = Annotated[float, Field(gt=0, le=600)]
 Retries = Annotated[int, Field(ge=0, le=20)]
@@ -228,7 +234,8 @@ class VoiceMessageNode(_Node):
     type: Literal["voice_message"]
     agent: Annotated[str | None, TEMPLATE] = None
     queue: Annotated[QueueName | None, QUEUE] = None
-    prompt: Prompts = (PromptSpec(prompt="leave_message"),)
+    prompt: Prompts = ()
+    """Played before the host's own leave_message prompt and tone (none by default)."""
 
     @model_validator(mode="after")
     def _one_box(self) -> VoiceMessageNode:

@@ -120,7 +120,11 @@ class CallServices:
                 now=now,
             )
             return CallbackFinished(
-                request=work.request, callback_id=callback_id, number=work.number, queue=work.queue
+                request=work.request,
+                callback_id=callback_id,
+                number=work.number,
+                queue=work.queue,
+                customer_id=work.customer_id,
             )
         if self._screen_pop is None:
             return ScreenPopLoaded(payload=None, error="no customer database")

@@ -69,7 +69,7 @@ class IvrHost(ControllerBase):
                     callback_id=result.callback_id,
                     number=result.number,
                     queue=result.queue,
-                    customer_id=call.customer_id,
+                    customer_id=result.customer_id or call.customer_id,
                 )
             )
         if call.ivr is not None:

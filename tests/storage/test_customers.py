@@ -4,6 +4,7 @@ screen pop."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -174,6 +175,26 @@ def test_bad_pin_and_unknown_customer(directory: CustomerDirectory, customer_id:
     bad, unknown = attempts(directory)
     assert (bad.outcome, bad.customer_id) == ("bad_pin", customer_id)
     assert (unknown.outcome, unknown.customer_id) == ("unknown", None)
+
+
+def test_an_unknown_customer_costs_a_hash_too(db_url: str) -> None:
+    """Timing must not tell a caller whether a customer number exists: at a cost where the
+    hash dominates (2**13, ~20 ms), a wrong PIN and an unknown number take about as long."""
+    database = Database(db_url)
+    slow = CustomerDirectory(database, national_id_key=KEY, pin_settings=PinHashSettings(n=2**13))
+    slow.add_customer(customer_number="20002", name="이영희", pin="1357", now=T0)
+
+    def fastest(value: str) -> float:
+        times = []
+        for k in range(3):
+            started = time.perf_counter()
+            slow.verify_pin("customer_number", value, "0000", call_id=None, caller=None, now=T0 + k)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    known, unknown = fastest("20002"), fastest("55555")
+    database.dispose_sync()
+    assert 0.5 < unknown / known < 2, (unknown, known)
 
 
 def test_failures_lock_the_customer_until_time_passes(
