@@ -199,7 +199,7 @@ class Distributor(AgentInputs):
             )
         )
         self.roster.apply(agent, AgentInput.ANSWER, now)
-        pass
+        self.withdraw_all(call, "answered_elsewhere", now)
 
     def _failed(self, item: OfferFailed, now: float) -> None:
         found = self._offered(item.call_id, item.agent_id)

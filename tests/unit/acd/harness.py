@@ -15,7 +15,9 @@ from acd.settings import AcdSettings
 from cti_server import events as ev
 
 
-def settings(queues: list[dict[str, Any]], agents: list[dict[str, Any]], **extra: Any) -> AcdSettings:
+def settings(
+    queues: list[dict[str, Any]], agents: list[dict[str, Any]], **extra: Any
+) -> AcdSettings:
     return AcdSettings.model_validate({"queues": queues, "agents": agents, **extra})
 
 

@@ -33,7 +33,13 @@ CONFIG = AcdSettings.model_validate(
     {
         "queues": [
             {"name": "q1", "wrap_up": 3, "announce_every": 20, "designated_wait": 10},
-            {"name": "q2", "strategy": "ring_all", "ring_all_limit": 2, "weight": 2, "skills": {"ko": 1}},
+            {
+                "name": "q2",
+                "strategy": "ring_all",
+                "ring_all_limit": 2,
+                "weight": 2,
+                "skills": {"ko": 1},
+            },
             {
                 "name": "q3",
                 "strategy": "round_robin",
@@ -98,8 +104,10 @@ class World:
     talking: set[tuple[str, str]] = field(default_factory=set)
     calls: list[str] = field(default_factory=list)
     outcome: dict[str, str] = field(default_factory=dict)  # call -> last lifecycle event
+    log: list[AcdAction] = field(default_factory=list)
 
     def run(self, actions: list[AcdAction]) -> None:
+        self.log += actions
         for action in actions:
             if isinstance(action, Offer):
                 assert (action.call_id, action.agent_id) not in self.ringing
@@ -292,3 +300,19 @@ def test_no_queue_starves(weight: float, talk: float, backlog: int) -> None:
         now += talk
         actions = d.handle(AgentCallEnded(call_id=offer.call_id, agent_id="a"), now)
     raise AssertionError(f"the light queue's call still waits after {now:.0f} s")
+
+
+@settings(max_examples=50, deadline=None)
+@given(readiness, st.lists(ops, min_size=20, max_size=60), st.integers(0, 2**32))
+def test_same_inputs_and_seed_give_the_same_decisions(
+    ready: list[bool], steps: list[tuple[object, ...]], seed: int
+) -> None:
+    """A standby replaying the same inputs must reach the same decisions."""
+    runs: list[tuple[list[AcdAction], dict[str, object]]] = []
+    for _ in range(2):
+        world = World(Distributor(CONFIG, random.Random(seed)), now=1000.0)
+        world.login(ready)
+        for op in steps:
+            world.step(op)
+        runs.append((world.log, world.d.snapshot()))
+    assert runs[0] == runs[1]

@@ -137,7 +137,10 @@ def test_leave_when_empty_overflows_waiting_calls_when_the_last_agent_leaves() -
     a.feed(AgentLogout(agent_id="a0"))
     assert overflows(a) == []
     a.feed(AgentLogout(agent_id="a1"))
-    assert overflows(a) == [("c1", "q", "voicemail", "no_agents"), ("c2", "q", "voicemail", "no_agents")]
+    assert overflows(a) == [
+        ("c1", "q", "voicemail", "no_agents"),
+        ("c2", "q", "voicemail", "no_agents"),
+    ]
     a.feed(QueueCall(call_id="c3", queue="q"))  # and refuses to join while empty
     assert overflows(a) == [("c3", "q", "voicemail", "no_agents")]
 
@@ -184,7 +187,10 @@ def test_overflow_to_a_full_queue_follows_that_queue_and_loops_end_in_voicemail(
     a.feed(QueueCall(call_id="c1", queue="q1"))
     a.feed(QueueCall(call_id="c2", queue="q2"))
     a.feed(QueueCall(call_id="c3", queue="q1"))
-    assert overflows(a) == [("c3", "q1", "queue:q2", "max_length"), ("c3", "q2", "voicemail", "max_length")]
+    assert overflows(a) == [
+        ("c3", "q1", "queue:q2", "max_length"),
+        ("c3", "q2", "voicemail", "max_length"),
+    ]
 
 
 def test_announcements_of_position_and_wait() -> None:

@@ -64,7 +64,11 @@ def test_registry_names() -> None:
 
 def test_unknown_strategy_is_a_clear_error_naming_queue_and_known_ones() -> None:
     config = settings(
-        [{"name": "sales", "strategy": "longest-idle"}, {"name": "ok"}, {"name": "x", "strategy": "?"}],
+        [
+            {"name": "sales", "strategy": "longest-idle"},
+            {"name": "ok"},
+            {"name": "x", "strategy": "?"},
+        ],
         [],
     )
     with pytest.raises(UnknownStrategyError) as info:
@@ -225,19 +229,43 @@ def test_equalized_key_formula() -> None:
     base = AgentView(agent_id="x", order=0, skills={}, idle_since=5.0)
     assert equalized(base, ctx) == (0.0, 5.0, 0)
     steady = AgentView(
-        agent_id="y", order=1, skills={}, calls_handled=10, handle_time=1000, offers=10, offers_answered=10
+        agent_id="y",
+        order=1,
+        skills={},
+        calls_handled=10,
+        handle_time=1000,
+        offers=10,
+        offers_answered=10,
     )
     assert equalized(steady, ctx)[0] == pytest.approx(10.0)
     slow = AgentView(
-        agent_id="z", order=2, skills={}, calls_handled=10, handle_time=1500, offers=10, offers_answered=10
+        agent_id="z",
+        order=2,
+        skills={},
+        calls_handled=10,
+        handle_time=1500,
+        offers=10,
+        offers_answered=10,
     )
     assert equalized(slow, ctx)[0] == pytest.approx(15.0)  # 1.5 x the queue AHT
     missing = AgentView(
-        agent_id="w", order=3, skills={}, calls_handled=10, handle_time=1000, offers=21, offers_answered=10
+        agent_id="w",
+        order=3,
+        skills={},
+        calls_handled=10,
+        handle_time=1000,
+        offers=21,
+        offers_answered=10,
     )
     assert equalized(missing, ctx)[0] == pytest.approx(20.0)  # answers half: (10+1)/(21+1)
     awful = AgentView(
-        agent_id="v", order=4, skills={}, calls_handled=10, handle_time=99999, offers=99, offers_answered=0
+        agent_id="v",
+        order=4,
+        skills={},
+        calls_handled=10,
+        handle_time=99999,
+        offers=99,
+        offers_answered=0,
     )
     assert equalized(awful, ctx)[0] == pytest.approx(10 * 2.0 / 0.25)  # clamp and floor
 
@@ -274,7 +302,9 @@ def simulate(strategy: str, calls: int = 500, agents: int = 10) -> tuple[list[in
                 heapq.heappush(todo, (a.now + 2, seq, ans))
                 heapq.heappush(todo, (a.now + 62 + 5 * i, seq + 1, end))
     a.advance(3600)
-    return [int(r["calls_handled"]) for r in a.d.agents()], [float(r["talk_time"]) for r in a.d.agents()]
+    return [int(r["calls_handled"]) for r in a.d.agents()], [
+        float(r["talk_time"]) for r in a.d.agents()
+    ]
 
 
 def test_equalized_spreads_the_load_more_evenly_than_linear() -> None:

@@ -22,14 +22,21 @@ A_ADDR = ("192.0.2.1", 4000)
 B_ADDR = ("192.0.2.2", 5000)
 
 
-def rtp(seq: int, ts: int, payload: bytes = b"\x11" * 160, pt: int = 0, ssrc: int = 77,
-        marker: bool = False) -> bytes:
+def rtp(
+    seq: int,
+    ts: int,
+    payload: bytes = b"\x11" * 160,
+    pt: int = 0,
+    ssrc: int = 77,
+    marker: bool = False,
+) -> bytes:
     return struct.pack("!BBHII", 0x80, pt | (0x80 if marker else 0), seq, ts, ssrc) + payload
 
 
 def core(**kw: object) -> MediaCore:
-    return MediaCore(local_ip="127.0.0.1", port_min=20000, port_max=20010,
-                     rng=random.Random(5), **kw)  # type: ignore[arg-type]
+    return MediaCore(
+        local_ip="127.0.0.1", port_min=20000, port_max=20010, rng=random.Random(5), **kw
+    )  # type: ignore[arg-type]
 
 
 def bridged(codec_b: str = "PCMU") -> MediaCore:
@@ -179,7 +186,7 @@ def test_in_band_tones_become_digits_when_no_telephone_event_was_negotiated() ->
     m.collect_digits("gw", True)
     route = m.legs["gw"].route
     t = np.arange(160 * 6) / 8000.0
-    tone = (6000 * (np.sin(2 * np.pi * 770 * t) + np.sin(2 * np.pi * 1336 * t)) / 2)
+    tone = 6000 * (np.sin(2 * np.pi * 770 * t) + np.sin(2 * np.pi * 1336 * t)) / 2
     audio = ulaw_encode(tone.astype(np.int16)) + ulaw_encode(np.zeros(160 * 6, np.int16))
     events = []
     for i in range(12):

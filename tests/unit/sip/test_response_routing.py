@@ -22,8 +22,9 @@ def test_without_rport_responses_go_to_the_via_port_at_the_source_ip() -> None:
 
 
 def test_default_port_is_5060() -> None:
-    peer = stamp_and_route(req("SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1"),
-                           Peer("UDP", ("192.0.2.7", 40000)))
+    peer = stamp_and_route(
+        req("SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1"), Peer("UDP", ("192.0.2.7", 40000))
+    )
     assert peer.addr == ("192.0.2.7", 5060)
 
 
@@ -32,7 +33,8 @@ def test_rport_sends_back_to_the_source_port_and_fills_the_value() -> None:
     peer = stamp_and_route(r, Peer("UDP", ("203.0.113.9", 61000)))
     assert peer.addr == ("203.0.113.9", 61000)
     assert r.headers.get("Via") == (
-        "SIP/2.0/UDP 10.0.0.5:5060;rport=61000;branch=z9hG4bK1;received=203.0.113.9")
+        "SIP/2.0/UDP 10.0.0.5:5060;rport=61000;branch=z9hG4bK1;received=203.0.113.9"
+    )
 
 
 def test_stream_transports_answer_on_the_same_connection() -> None:
