@@ -317,4 +317,3 @@ class Distributor(AgentInputs):
     def audit(self) -> list[str]:
         """Broken invariants, for tests and debugging (empty when all is well)."""
         return audit(self)
-

@@ -137,6 +137,9 @@ class SortedKeys(Generic[K]):
     def rank(self, key: K) -> int:
         return bisect_left(self._keys, key)
 
+    def __getitem__(self, index: int) -> K:
+        return self._keys[index]
+
     def first(self) -> K | None:
         return self._keys[0] if self._keys else None
 

@@ -9,8 +9,10 @@ longest wait.
 Ready agents are a dict (iterated for scanning strategies) plus, for indexable strategies, a
 lazy heap of ``(key, epoch, agent_id)``: an entry is live while the agent is still ready in
 the same epoch; dead entries are dropped when they surface, and the heap is rebuilt when it
-grows past twice the ready count. So picking an agent is O(log n) for the stable strategies
-and O(ready agents of this queue) for the others; nothing scans all agents.
+grows past twice the ready count. Round robin keeps the ready agents sorted by configuration
+order instead and walks from the rotation point. So picking an agent is O(log n) (plus the
+agents skipped for lacking skills) for all but random, and skills based for a call needing
+more than the queue's skills, which score this queue's ready agents; nothing scans all agents.
 
 Estimated wait (EWT) of a caller at ``position``: 0 when that many agents are ready, unknown
 (None) when no agent of the queue is staffed (ready, reserved, busy or in wrap-up), else
@@ -49,6 +51,8 @@ class QueueState:
         self.counts[AgentState.LOGGED_OUT] = len(members)
         self.ready: dict[str, Agent] = {}
         self._heap: list[tuple[SortKey, int, str]] = []
+        self._by_order: SortedKeys[tuple[int, str]] = SortedKeys()  # round robin
+        self._skills = dict(settings.skills)
         self.calls: SortedKeys[CallKey] = SortedKeys()
         self.available: SortedKeys[CallKey] = SortedKeys()
         self.arrivals: SortedKeys[ArrivalKey] = SortedKeys()
@@ -58,7 +62,7 @@ class QueueState:
         self._static = RouteContext(
             queue=settings,
             call=QueueCall(call_id="", queue=settings.name),
-            required={},
+            required=self._skills,
             now=0.0,
             rotation=-1,
             population=self.population,
@@ -82,10 +86,14 @@ class QueueState:
         self.counts[new] += 1
         if old is AgentState.READY and new is not AgentState.READY:
             del self.ready[agent.agent_id]
+            if self.strategy.rotating:
+                self._by_order.discard((agent.view.order, agent.agent_id))
             if len(self._heap) > 2 * len(self.ready) + 64:
                 self._rebuild_heap()
         elif new is AgentState.READY and old is not AgentState.READY:
             self.ready[agent.agent_id] = agent
+            if self.strategy.rotating:
+                self._by_order.add((agent.view.order, agent.agent_id))
             if self.strategy.indexable:
                 entry = (self.strategy.key(agent.view, self._static), agent.ready_epoch)
                 heapq.heappush(self._heap, (*entry, agent.agent_id))
@@ -116,7 +124,10 @@ class QueueState:
         """Up to ``count`` ready agents for ``call``, best first by the queue's strategy."""
         if not self.ready:
             return []
-        if self.strategy.indexable:
+        strategy = self.strategy
+        if strategy.rotating:
+            return self._pick_rotating(call, count, now)
+        if strategy.indexable and (not strategy.reads_skills or call.required == self._skills):
             return self._pick_indexed(call, count, now)
         ctx = RouteContext(
             queue=self.settings,
@@ -156,6 +167,21 @@ class QueueState:
                 held.append(entry)
         for entry in held:
             heapq.heappush(heap, entry)
+        return chosen
+
+    def _pick_rotating(self, call: WaitingCall, count: int, now: float) -> list[Agent]:
+        """Round robin without scoring everyone: the first ready agents by configuration
+        order after the last one offered, wrapping around (what ``round_robin`` sorts)."""
+        index, ready = self._by_order, self.ready
+        size = len(index)
+        start = index.rank((self.rotation + 1, ""))
+        chosen: list[Agent] = []
+        for step in range(size):
+            agent = ready[index[(start + step) % size][1]]
+            if self.can_take(agent, call, now):
+                chosen.append(agent)
+                if len(chosen) == count:
+                    break
         return chosen
 
     def first_call_for(

@@ -5,25 +5,27 @@ and calls wait, the agent takes the best waiting call (see ``acd.distributor``).
 tuples ending in the agent's configuration ``order``, so ties are broken the same way every
 time. Agents lacking a required skill level never reach a key function.
 
-``indexable`` strategies read nothing but the agent's own counters, which only change while
-the agent is not ready: a queue keeps its ready agents in a heap by such a key. The others
-(round robin, random, equalized, skills based) depend on the call or the moment and are
-computed over the queue's ready agents when a call needs one.
+``indexable`` strategies read nothing but the agent's own counters (and the queue's own skill
+minimums), which only change while the agent is not ready: a queue keeps its ready agents in
+a heap by such a key and picks in O(log n). Round robin walks a by-order index from the
+rotation point. Only random (a fresh draw per decision), and skills based for a call that
+needs skills beyond its queue's, are computed over the queue's ready agents per call.
 
 Equalized (load levelling by performance). For each agent::
 
     answer_rate = (offers_answered + 1) / (offers + 1)        # Laplace-smoothed, new -> 1.0
-    relative_aht = clamp(agent_aht / queue_aht, 0.5, 2.0)      # 1.0 without history
+    relative_aht = agent_aht / queue_aht                       # 1.0 without history
     load = calls_handled * relative_aht / max(answer_rate, 0.25)
     key = (load, idle_since, order)
 
-``calls_handled * relative_aht`` estimates the time the agent has already worked in units of
-the queue's average call, so a slow agent is not handed as many calls as a fast one (which
-is what fewest_calls does, keeping the slow agent permanently on the phone). Dividing by the
+``calls_handled * relative_aht`` is the time the agent has already worked in units of the
+queue's average call, so a slow agent is not handed as many calls as a fast one (which is
+what fewest_calls does, keeping the slow agent permanently on the phone). Dividing by the
 answer rate charges an agent for the offers they let ring: an agent who misses half their
-offers already received twice the rings their answered calls show, so they are offered
-fewer. The floor and the clamp stop one bad hour from excluding an agent entirely. Ties fall
-back to longest idle.
+offers has already had twice the rings their answered calls show, so they are offered fewer.
+The floor stops a bad spell from excluding an agent entirely. ``queue_aht`` is the same for
+every candidate of one decision, so the key computes ``handle_time / max(answer_rate, 0.25)``
+(seconds), which depends on the agent alone: equalized is indexable. Ties: longest idle.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ from acd.settings import AcdSettings, QueueSettings
 
 SortKey = tuple[float, ...]
 ANSWER_RATE_FLOOR: Final = 0.25
-RELATIVE_AHT_BOUNDS: Final = (0.5, 2.0)
 _MASK: Final = (1 << 64) - 1
+_GOLDEN: Final = 0x9E3779B97F4A7C15  # odd: multiplying by it permutes 64-bit integers
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,9 @@ class Strategy:
     name: str
     key: KeyFunction
     summary: str
-    indexable: bool = False  # the key ignores the context: kept in a per-queue heap
+    indexable: bool = False  # the key reads only the agent and the queue: per-queue heap
+    reads_skills: bool = False  # indexable only for calls needing just the queue's skills
+    rotating: bool = False  # round robin: served from a by-order index
     ring_all: bool = False  # offer to up to ring_all_limit agents at once
     uses_draw: bool = False
 
@@ -100,17 +104,15 @@ def round_robin(agent: AgentView, ctx: RouteContext) -> SortKey:
 
 
 def random_order(agent: AgentView, ctx: RouteContext) -> SortKey:
-    """A fresh permutation per decision: splitmix64 of the order salted with the draw."""
-    return (_splitmix64(agent.order ^ ctx.draw), agent.order)
+    """A fresh permutation per decision: multiplicative hash of the order salted with the
+    draw (xor then multiply by an odd constant is a bijection; the high bits decide)."""
+    return (((agent.order ^ ctx.draw) * _GOLDEN) & _MASK, agent.order)
 
 
 def equalized(agent: AgentView, ctx: RouteContext) -> SortKey:
+    """Worked seconds, inflated by missed offers (see the module docstring)."""
     answer_rate = (agent.offers_answered + 1) / (agent.offers + 1)
-    relative = 1.0
-    if agent.calls_handled and ctx.aht > 0:
-        low, high = RELATIVE_AHT_BOUNDS
-        relative = min(max(agent.handle_time / agent.calls_handled / ctx.aht, low), high)
-    load = agent.calls_handled * relative / max(answer_rate, ANSWER_RATE_FLOOR)
+    load = agent.handle_time / max(answer_rate, ANSWER_RATE_FLOOR)
     return (load, agent.idle_since, agent.order)
 
 
@@ -121,13 +123,6 @@ def skills_based(agent: AgentView, ctx: RouteContext) -> SortKey:
     return (-level, agent.idle_since, agent.order)
 
 
-def _splitmix64(x: int) -> int:
-    x = (x + 0x9E3779B97F4A7C15) & _MASK
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
-    return x ^ (x >> 31)
-
-
 STRATEGIES: Final[dict[str, Strategy]] = {
     s.name: s
     for s in (
@@ -135,7 +130,9 @@ STRATEGIES: Final[dict[str, Strategy]] = {
         Strategy("fewest_calls", fewest_calls, "fewest calls handled", indexable=True),
         Strategy("least_talk_time", least_talk_time, "least talk time", indexable=True),
         Strategy("linear", linear, "always in configuration order", indexable=True),
-        Strategy("round_robin", round_robin, "the next agent after the last one offered"),
+        Strategy(
+            "round_robin", round_robin, "the next agent after the last one offered", rotating=True
+        ),
         Strategy("random", random_order, "a random ready agent", uses_draw=True),
         Strategy(
             "ring_all",
@@ -144,8 +141,19 @@ STRATEGIES: Final[dict[str, Strategy]] = {
             indexable=True,
             ring_all=True,
         ),
-        Strategy("equalized", equalized, "levels the load by handle time and answer rate"),
-        Strategy("skills_based", skills_based, "highest matching skill level, then idle"),
+        Strategy(
+            "equalized",
+            equalized,
+            "levels the load by handle time and answer rate",
+            indexable=True,
+        ),
+        Strategy(
+            "skills_based",
+            skills_based,
+            "highest matching skill level, then idle",
+            indexable=True,
+            reads_skills=True,
+        ),
     )
 }
 

@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--talk-seconds",
         type=float,
         default=8.0,
-        help="how long the caller stays after the greeting (default: 8)",
+        help="how long the caller talks to the agent (default: 8)",
     )
 
     ha1 = sub.add_parser(

@@ -1,10 +1,13 @@
-"""``cti-server demo``: the server on embedded defaults and one real call over loopback.
+"""``cti-server demo``: the contact center on embedded defaults and one real call over loopback.
 
-Agent 1001 registers from a SIPp softphone (digest auth), a SIPp "gateway" calls 1001
-through the demo trunk; the server answers, plays the Korean greeting over RTP, hears the
-caller press 1 (RFC 2833), stops the greeting, rings the agent, bridges the audio; the
-caller hangs up. Every domain event is printed as it happens; the exit status says whether
-the call connected and cleared.
+Agent 1001 registers from a SIPp softphone (digest auth) and the ACD makes them ready. A
+SIPp "gateway" calls the service number 1588 through the demo trunk: the IVR greets the
+caller in Korean, the caller presses 1 (Korean), types customer number 10001# and PIN 1234#
+(RFC 2833; the PIN is masked everywhere), the PIN is checked (scrypt, off the reactor), the
+VIP customer is queued in ``general`` with priority and offered to their own agent first,
+the agent's phone rings and answers, the screen pop is attached to the call, the caller
+talks (A-law, transcoded for the µ-law agent, recorded in stereo) and hangs up. Every domain
+event is printed as it happens; the exit status says whether all of it happened.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from cti_server.config import Config, parse_config
-from cti_server.events import AgentRegistered, CallCleared, CallEstablished, Event
+from cti_server.events import (
+    AgentLoggedIn,
+    AuthenticationAttempted,
+    CallCleared,
+    CallEstablished,
+    CallQueued,
+    Event,
+)
 
 DEMO_CONFIG = """
 http: {{listen: 127.0.0.1, port: 0}}
@@ -30,19 +40,62 @@ accounts:
   - {{user: "1002", password: "demo1002", display_name: "Agent Lee"}}
 trunks:
   - {{name: demo-gw, allow_from: [127.0.0.1/32]}}
+ivr:
+  flows_dir: {flows}
+acd:
+  queues:
+    - {{name: general, title: 일반 상담, strategy: equalized, offer_timeout: 15, wrap_up: 5}}
+  agents:
+    - {{id: "1001", name: 김상담, queues: [general]}}
+    - {{id: "1002", name: 이상담, queues: [general]}}
 routes:
-  # the caller hears the Korean greeting first (a key skips it), then agent 1001 rings
-  - {{match: '1\\d{{3}}', target: 'extension:\\g<0>', announce: greeting}}
+  - {{match: '1588', target: 'flow:main'}}        # the service number: the IVR
+  - {{match: '1\\d{{3}}', target: 'extension:\\g<0>'}}   # agents dial each other
 """
 
+# The caller's keys, in seconds after the call is answered: the greeting lasts ~3 s, then
+# the language menu plays; a key during a menu or collect prompt cuts it (barge-in).
+CALLER_KEYS = [(4.5, "1"), (1.5, "10001#"), (1.5, "1234#")]
+ALWAYS_OPEN = ('mon-fri: "09:00-18:00"', 'mon-sun: "00:00-24:00"')
 SCENARIOS = Path(__file__).resolve().parent.parent / "loadtests" / "sipp"
+SPEECH = "/usr/share/sip-tester/g711a.pcap"
 log = logging.getLogger("cti.demo")
 
 
+def always_open_flows(directory: Path, edits: list[tuple[str, str]] | None = None) -> Path:
+    """The shipped flows with the office open around the clock (a demo or a test must not
+    depend on the time of day), and ``(old, new)`` text edits applied to ``main.yaml``."""
+    from ivr_flows.loader import default_flows_dir
+
+    directory.mkdir(parents=True, exist_ok=True)
+    text = (default_flows_dir() / "main.yaml").read_text()
+    for old, new in [ALWAYS_OPEN, *(edits or [])]:
+        if old not in text:
+            raise ValueError(f"main.yaml has no {old!r} to replace")
+        text = text.replace(old, new)
+    (directory / "main.yaml").write_text(text)
+    return directory
+
+
 def demo_config(port: int, data_dir: Path) -> Config:
-    return parse_config(DEMO_CONFIG.format(port=port), "<demo>").with_overrides(
+    flows = always_open_flows(data_dir / "demo_flows")
+    return parse_config(DEMO_CONFIG.format(port=port, flows=flows), "<demo>").with_overrides(
         data_dir=str(data_dir)
     )
+
+
+def load_demo_customers(config: Config) -> None:
+    from datetime import UTC, datetime
+
+    from cti_server.storage import Database
+    from cti_server.storage.customers import CustomerDirectory
+    from cti_server.storage.demo_data import load_demo_data
+
+    db = Database.from_config(config)
+    try:
+        load_demo_data(CustomerDirectory.from_config(config, db), now=datetime.now(UTC))
+    finally:
+        db.dispose_sync()
 
 
 def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
@@ -54,32 +107,42 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
 
     reactor = install()
     from cti_server.app import build_app, load_database_accounts
+    from cti_server.sipp_caller import write_caller_scenario
 
     logging.getLogger("cti.events").setLevel(logging.WARNING)  # the demo prints them itself
     config = demo_config(sip_port, data_dir)
-    app = build_app(config, reactor, extra_accounts=load_database_accounts(config))
+    accounts = load_database_accounts(config)  # also creates or migrates the database
+    load_demo_customers(config)
+    app = build_app(config, reactor, extra_accounts=accounts)
     app.start()
     port = app.sip_port
     outcome: dict[str, Any] = {"established": False, "cleared": None}
     say = _printer()
     say(f"server up: SIP UDP/TCP on 127.0.0.1:{port}; agents 1001, 1002; trunk demo-gw")
+    say("IVR flow `main` on 1588 (office hours opened around the clock for the demo)")
+    caller_xml = write_caller_scenario(
+        data_dir / "demo_scenarios",
+        [*CALLER_KEYS, (12.0, "@" + SPEECH)],  # talk once the agent has answered
+        name="demo_caller",
+        codecs="8 0",  # A-law first, like a Korean PSTN gateway
+    )
 
     def start_caller() -> None:
-        say("SIPp gateway calls 1001 through trunk demo-gw; it presses 1 during the greeting")
+        say("SIPp gateway calls 1588: it presses 1 (Korean), 10001# and PIN 1234#")
         _spawn(
             reactor,
             sipp,
             [
                 "-sf",
-                str(SCENARIOS / "caller_demo.xml"),
+                str(caller_xml),
                 "-s",
-                "1001",
+                "1588",
                 "-d",
                 str(int(talk_seconds * 1000)),
                 "-m",
                 "1",
                 "-timeout",
-                "30s",
+                "60s",
                 "-nostdin",
                 "-i",
                 "127.0.0.1",
@@ -97,12 +160,32 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
             f"event {event.name}: "
             + ", ".join(f"{k}={v}" for k, v in _fields(event).items() if v not in (None, ""))
         )
-        if isinstance(event, AgentRegistered) and event.agent_id == "1001":
+        if isinstance(event, AgentLoggedIn) and event.agent_id == "1001":
             reactor.callLater(0.2, start_caller)
+        if isinstance(event, AuthenticationAttempted) and event.outcome == "ok":
+            outcome["authenticated"] = event.customer_id
+        if isinstance(event, CallQueued):
+            outcome["queued"] = event.customer_id
         if isinstance(event, CallEstablished):
             outcome["established"] = True
+            reactor.callLater(1.0, show_screen_pop, event.call_id)
         if isinstance(event, CallCleared):
             outcome["cleared"] = event.cause
+
+    def show_screen_pop(call_id: str) -> None:
+        call = app.switch.controller.calls.get(call_id)
+        pop = call.screen_pop if call is not None else None
+        if not pop:
+            say("screen pop: not attached")
+            return
+        outcome["screen_pop"] = True
+        payment = (pop.get("usual_payment") or {}).get("label", "-")
+        products = ", ".join(p["name"] for p in pop.get("frequent_products", []))
+        say(
+            f"screen pop for agent 1001: {pop['name']} (customer {pop['customer_number']}, "
+            f"VIP={pop['vip']}, verified by {pop['auth_method']}); usual payment {payment}; "
+            f"frequent products {products}; {len(pop.get('inquiries', []))} past inquiries"
+        )
 
     app.bus.subscribe(on_event)
     agent_port = _free_udp_port()
@@ -119,7 +202,7 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
             "-m",
             "1",
             "-timeout",
-            "30s",
+            "60s",
             "-nostdin",
             "-i",
             "127.0.0.1",
@@ -162,7 +245,7 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
         say,
         outcome,
     )
-    reactor.callLater(40, reactor.stop)
+    reactor.callLater(75, reactor.stop)
     reactor.addSystemEventTrigger("before", "shutdown", app.stop)
     reactor.run()
     for closed in app.recording.closed if app.recording else []:
@@ -171,11 +254,22 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
             f"stereo: caller left, agent right; play it with `play {closed.path}`)"
         )
     ok = (
-        outcome["established"]
+        outcome.get("authenticated")
+        and outcome.get("queued") == outcome.get("authenticated")
+        and outcome["established"]
+        and outcome.get("screen_pop")
         and outcome["cleared"] == "caller_hangup"
         and all(outcome.get(k) == 0 for k in ("caller", "agent", "register"))
     )
-    say("demo " + ("PASSED: the call connected and cleared" if ok else f"FAILED: {outcome}"))
+    say(
+        "demo "
+        + (
+            "PASSED: the caller logged in by PIN, was queued and reached agent 1001 "
+            "with the screen pop"
+            if ok
+            else f"FAILED: {outcome}"
+        )
+    )
     return 0 if ok else 1
 
 

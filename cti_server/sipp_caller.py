@@ -47,8 +47,9 @@ _HEAD = """<?xml version="1.0" encoding="UTF-8" ?>
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 0 101
+      m=audio [media_port] RTP/AVP {formats} 101
       a=rtpmap:0 PCMU/8000
+      a=rtpmap:8 PCMA/8000
       a=rtpmap:101 telephone-event/8000
       a=fmtp:101 0-15
 
@@ -116,21 +117,29 @@ def write_caller_scenario(
     caller: str = "01012345678",
     ends: Literal["caller", "server"] = "caller",
     server_timeout: float = 60.0,
+    codecs: str = "0",
 ) -> Path:
     """Write ``<name>.xml`` (and one capture per step) into ``directory``; the XML's path.
 
-    ``steps``: (seconds to wait, keys to press) in order, e.g. ``[(4.5, "1"), (1.5, "10001#")]``.
+    ``steps``: (seconds to wait, keys to press) in order, e.g. ``[(4.5, "1"), (1.5, "10001#")]``;
+    keys ``@FILE`` replay that capture instead (speech: SIPp's ``g711a.pcap``, A-law).
+    ``codecs``: the audio payload types offered, in order (0 PCMU, 8 PCMA).
     """
     if not caller.isalnum():
         raise ValueError(f"caller {caller!r}: digits or letters only")
     directory.mkdir(parents=True, exist_ok=True)
-    body = [_HEAD.format(title=escape(name), caller=caller)]
+    if not all(c.isdigit() for c in codecs.split()):
+        raise ValueError(f"codecs {codecs!r}: payload type numbers, e.g. '8 0'")
+    body = [_HEAD.format(title=escape(name), caller=caller, formats=codecs)]
     seq, ts = 1000, 160_000
     for index, (wait, keys) in enumerate(steps):
         if wait > 0:
             body.append(f'  <pause milliseconds="{round(wait * 1000)}"/>\n')
             ts += round(wait * 8000)
         if not keys:
+            continue
+        if keys.startswith("@"):
+            body.append(f'  <nop><action><exec play_pcap_audio="{keys[1:]}"/></action></nop>\n')
             continue
         pcap = directory / f"{name}_{index}.pcap"
         packets, seq, ts = key_packets(keys, seq, ts)

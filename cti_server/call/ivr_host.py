@@ -134,6 +134,7 @@ class IvrHost(ControllerBase):
                 call.ivr = None
                 return out + self._clear(call, now, "ivr_error", call.inbound, bye_ended=True)
             action = pending.pop(0)
+            self._events.extend(run.drain_events())  # what the run did comes first
             # Every Play is owed exactly one PromptFinished: when it ends, when it is cut
             # (StopPlaying, or replaced by the next Play), or at once if there is no audio.
             if isinstance(action, Play):

@@ -125,6 +125,8 @@ class QueueHost(ControllerBase):
         out: list[LegAction] = []
         queue = list(actions)
         while queue:
+            if self._acd is not None:  # the decision's events before what executing it causes
+                self._events.extend(self._acd.drain_events())
             action = queue.pop(0)
             if isinstance(action, Offer):
                 legs, more = self._offer(action, now)

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cti_server.demo import always_open_flows
 from cti_server.sipp_caller import write_caller_scenario
-from ivr_flows.loader import default_flows_dir
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.e2e.helpers import SippRun, run_sipp
 
@@ -49,18 +49,10 @@ routes:
   - {{match: '1\\d{{3}}', target: 'extension:\\g<0>'}}
 """
 
-ALWAYS_OPEN = ('mon-fri: "09:00-18:00"', 'mon-sun: "00:00-24:00"')
-
 
 def write_flows(directory: Path, edits: list[tuple[str, str]] | None = None) -> Path:
     """The shipped main flow, always open, with ``(old, new)`` text edits applied."""
-    directory.mkdir(parents=True, exist_ok=True)
-    text = (default_flows_dir() / "main.yaml").read_text()
-    for old, new in [ALWAYS_OPEN, *(edits or [])]:
-        assert old in text, f"main.yaml changed: {old!r} not found"
-        text = text.replace(old, new)
-    (directory / "main.yaml").write_text(text)
-    return directory
+    return always_open_flows(directory, edits)
 
 
 def load_demo_customers(config_path: Path) -> None:

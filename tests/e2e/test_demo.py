@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(160)]
 
 
-def test_demo_connects_a_call_plays_the_greeting_and_leaves_a_recording(tmp_path: Path) -> None:
+def test_demo_logs_the_caller_in_queues_them_and_connects_the_agent(tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable,
@@ -28,23 +28,33 @@ def test_demo_connects_a_call_plays_the_greeting_and_leaves_a_recording(tmp_path
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=150,
         check=False,
         cwd=tmp_path,
     )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     for step in (
-        "agent_registered",
-        "prompt_started",
-        "dtmf_received",
-        "digit=1",  # SIPp's dtmf_2833_1.pcap, heard as RFC 4733 events
-        "barged_in=True",
-        "call_established",
-        "call_cleared",
+        "agent_logged_in: agent_id=1001, state=ready",
+        "prompt=greeting, language=ko",
+        "digit=1",  # the language choice, heard as RFC 4733 events
+        "node=verify, kind=authenticate",
+        "authentication_attempted: call_id=",
+        "outcome=ok, customer_id=demo-10001",
+        "call_queued:",
+        "priority=10",  # a VIP
+        "call_offered:",
+        "call_established:",
+        "screen pop for agent 1001: 김민준",
+        "call_cleared:",
         "demo PASSED",
     ):
         assert step in out, out
+    # The PIN's keys were masked: five secure key events and no digit in them.
+    secure = [
+        line for line in out.splitlines() if "dtmf_received" in line and "secure=True" in line
+    ]
+    assert len(secure) == 5 and not any("digit=" in line for line in secure), out
     (recording,) = (tmp_path / "data" / "recordings").rglob("*.wav")
     with wave.open(str(recording)) as w:
         assert w.getnchannels() == 2 and w.getnframes() > 8000

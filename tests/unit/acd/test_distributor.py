@@ -195,7 +195,7 @@ def test_designated_agent_going_away_while_the_call_waits() -> None:
     a.feed(ChangeAgentState(agent_id="a1", state="not_ready"))
     a.feed(QueueCall(call_id="c1", queue="q", designated_agent="a1"))
     a.feed(ChangeAgentState(agent_id="a1", state="away"), after=3)
-    assert [x for x in a.actions if isinstance(x, Overflow)][0].agent_id == "a1"
+    assert next(x for x in a.actions if isinstance(x, Overflow)).agent_id == "a1"
 
 
 def test_designated_agent_logged_out_or_unknown_means_the_group() -> None:
@@ -338,7 +338,7 @@ def test_restore_treats_ringing_offers_as_timed_out_without_blame() -> None:
     assert b.next_deadline() == a.now + 1
     actions = b.on_timer(a.now + 1)
     events = b.drain_events()
-    assert [x for x in actions if not isinstance(x, Offer)][0].reason == "no_answer"  # type: ignore[union-attr]
+    assert next(x for x in actions if not isinstance(x, Offer)).reason == "no_answer"  # type: ignore[union-attr]
     assert [e.name for e in events][:2] == ["offer_timed_out", "agent_ready"]
     assert [(x.call_id, x.agent_id) for x in actions if isinstance(x, Offer)] == [("c2", "a1")]
     assert b.agent_state("a1") == "reserved"
