@@ -26,9 +26,15 @@ def test_caller_authenticates_and_reaches_an_agent_with_screen_pop(tmp_path: Pat
     with contact_center(tmp_path) as server:
         port = free_port()
         agent = run_sipp(
-            tmp_path, "agent", "agent_answer.xml", server.port, "-s", "1001", port=port,
+            tmp_path,
+            "agent",
+            "agent_answer.xml",
+            server.port,
+            "-s",
+            "1001",
+            port=port,
             timeout=60,
-        )  # fmt: skip
+        )
         register_agent(tmp_path, server, "1001", "pw1001", port)
         assert wait_event(server, "agent_logged_in", agent_id="1001", state="ready"), server.log()
         caller = ivr_caller(tmp_path, server, LOGIN, hold=14)
@@ -83,10 +89,20 @@ def test_three_wrong_pins_lock_the_customer_and_hang_up(tmp_path: Path) -> None:
         assert not server.events("call_queued")
         # The customer stays locked: the CLI an agent would use to unlock says so.
         shown = subprocess.run(
-            [sys.executable, "-m", "cti_server", "customers", "show", "10001",
-             "--config", str(tmp_path / "customers.yaml")],
-            capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "cti_server",
+                "customers",
+                "show",
+                "10001",
+                "--config",
+                str(tmp_path / "customers.yaml"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert shown.returncode == 0, shown.stderr
         assert "locked" in shown.stdout.lower(), shown.stdout
 

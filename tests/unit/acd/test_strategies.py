@@ -237,7 +237,7 @@ def test_equalized_key_formula() -> None:
         offers=10,
         offers_answered=10,
     )
-    assert equalized(steady, ctx)[0] == pytest.approx(10.0)
+    assert equalized(steady, ctx)[0] == pytest.approx(1000.0)  # 10 calls x AHT 100
     slow = AgentView(
         agent_id="z",
         order=2,
@@ -247,7 +247,7 @@ def test_equalized_key_formula() -> None:
         offers=10,
         offers_answered=10,
     )
-    assert equalized(slow, ctx)[0] == pytest.approx(15.0)  # 1.5 x the queue AHT
+    assert equalized(slow, ctx)[0] == pytest.approx(1500.0)  # 1.5 x as long per call
     missing = AgentView(
         agent_id="w",
         order=3,
@@ -257,7 +257,7 @@ def test_equalized_key_formula() -> None:
         offers=21,
         offers_answered=10,
     )
-    assert equalized(missing, ctx)[0] == pytest.approx(20.0)  # answers half: (10+1)/(21+1)
+    assert equalized(missing, ctx)[0] == pytest.approx(2000.0)  # answers half: (10+1)/(21+1)
     awful = AgentView(
         agent_id="v",
         order=4,
@@ -267,7 +267,7 @@ def test_equalized_key_formula() -> None:
         offers=99,
         offers_answered=0,
     )
-    assert equalized(awful, ctx)[0] == pytest.approx(10 * 2.0 / 0.25)  # clamp and floor
+    assert equalized(awful, ctx)[0] == pytest.approx(99999 / 0.25)  # the answer-rate floor
 
 
 def gini(values: list[float]) -> float:
