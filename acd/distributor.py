@@ -34,7 +34,6 @@ Decisions on the ambiguous cases:
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import replace
 from typing import Any
 
@@ -64,10 +63,11 @@ from acd.settings import AcdSettings
 from acd.snapshot import dump, load
 from acd.views import AgentRow, QueueStats, agent_row, queue_stats
 from cti_server import events as ev
+from cti_server.ids import RandomSource
 
 
 class Distributor(AgentInputs):
-    def __init__(self, settings: AcdSettings, rng: random.Random) -> None:
+    def __init__(self, settings: AcdSettings, rng: RandomSource) -> None:
         super().__init__(settings, rng)
 
     # --- the sans-IO interface ----------------------------------------------------------
@@ -306,7 +306,7 @@ class Distributor(AgentInputs):
 
     @classmethod
     def restore(
-        cls, settings: AcdSettings, rng: random.Random, snapshot: dict[str, Any], now: float
+        cls, settings: AcdSettings, rng: RandomSource, snapshot: dict[str, Any], now: float
     ) -> Distributor:
         """Take over from ``snapshot``. Offers that were ringing count as timed out (not the
         agents' fault): call ``on_timer(now)`` at once to withdraw and redistribute them."""

@@ -19,7 +19,7 @@ An agent whose offer failed or rang out is paused for that call for ``RETRY_SECO
 
 from __future__ import annotations
 
-import random
+from collections import deque
 from dataclasses import replace
 from typing import Final
 
@@ -32,6 +32,7 @@ from acd.roster import Roster
 from acd.settings import AcdSettings
 from acd.strategies import strategy_for, validate_strategies
 from cti_server import events as ev
+from cti_server.ids import RandomSource
 
 PRIORITY_SECONDS: Final = 60.0  # one priority step is worth a minute of waiting
 RETRY_SECONDS: Final = 5.0  # Asterisk's default ``retry`` before re-ringing the same agent
@@ -39,7 +40,7 @@ CALL_TIMERS: Final = ("offer", "designated", "max_wait", "announce", "retry")
 
 
 class Engine:
-    def __init__(self, settings: AcdSettings, rng: random.Random) -> None:
+    def __init__(self, settings: AcdSettings, rng: RandomSource) -> None:
         validate_strategies(settings)
         self.settings = settings
         self.rng = rng
@@ -62,8 +63,8 @@ class Engine:
         self.call_seq = 0
         self.offer_seq = 0
         self.now = 0.0
-        self._free_calls: list[WaitingCall] = []
-        self._free_agents: list[Agent] = []
+        self._free_calls: deque[WaitingCall] = deque()
+        self._free_agents: deque[Agent] = deque()
 
     # --- the worklist -------------------------------------------------------------------
 
@@ -77,11 +78,11 @@ class Engine:
     def dispatch(self, now: float) -> None:
         while self._free_agents or self._free_calls:
             if self._free_agents:
-                agent = self._free_agents.pop(0)
+                agent = self._free_agents.popleft()
                 if agent.state is AgentState.READY:
                     self._route_agent(agent, now)
             else:
-                call = self._free_calls.pop(0)
+                call = self._free_calls.popleft()
                 if self.calls.get(call.call_id) is call:
                     self._route_call(call, now)
 
@@ -173,7 +174,8 @@ class Engine:
         queue = self.queues[call.queue].settings
         if missed:
             call.excluded[agent.agent_id] = now + RETRY_SECONDS
-            self.deadlines.set("retry", call.call_id, now + RETRY_SECONDS)
+            if self.deadlines.when("retry", call.call_id) is None:  # else it comes sooner
+                self.deadlines.set("retry", call.call_id, now + RETRY_SECONDS)
         if missed and queue.no_answer_not_ready and not self.queues[call.queue].strategy.ring_all:
             self.roster.apply(agent, AgentInput.OFFER_MISSED, now, reason=reason)
         else:

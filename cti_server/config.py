@@ -138,6 +138,11 @@ class RouteConfig(_Model):
     voicemail: bool = Field(
         False, description="extension targets: unreachable, busy or no answer -> voice message"
     )
+    agent: str | None = Field(
+        None,
+        description="queue targets: the designated agent (groups allowed, e.g. \\1), offered "
+        "the call first; away -> a voice message for them",
+    )
 
     @field_validator("match")
     @classmethod
@@ -162,7 +167,9 @@ class RouteConfig(_Model):
     @model_validator(mode="after")
     def _groups_exist(self) -> RouteConfig:
         pattern = re.compile(self.match)
-        for ref in re.findall(r"\\g<(\w+)>|\\(\d+)", self.target):
+        if self.agent is not None and self.kind != "queue":
+            raise ValueError(f"route {self.match!r}: agent is for queue targets only")
+        for ref in re.findall(r"\\g<(\w+)>|\\(\d+)", self.target + (self.agent or "")):
             name = ref[0] or ref[1]
             known = int(name) <= pattern.groups if name.isdigit() else name in pattern.groupindex
             if not known:

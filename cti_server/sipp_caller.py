@@ -144,10 +144,9 @@ def write_caller_scenario(
         pcap = directory / f"{name}_{index}.pcap"
         packets, seq, ts = key_packets(keys, seq, ts)
         pcap.write_bytes(pcap_file(packets))
-        body.append(
-            f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
-            f'  <pause milliseconds="{len(keys) * (KEY_MS + KEY_GAP_MS)}"/>\n'
-        )
+        body.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n')
+        if ends == "caller" or index < len(steps) - 1:  # else the server's BYE may come now
+            body.append(f'  <pause milliseconds="{len(keys) * (KEY_MS + KEY_GAP_MS)}"/>\n')
     if ends == "caller":
         body.append(_CALLER_ENDS.format(caller=caller))
     else:

@@ -254,7 +254,8 @@ class CallController(MidCall, PromptFlows, IvrHost, QueueHost, Teardown):
             leg_id=call.inbound.leg_id, status=200, sdp=plan.make_answer(call.inbound.leg_id)
         )
         language = target.language or self._settings.language
-        return [answer, *self._enqueue(call, Enqueue(queue=target.value, language=language), now)]
+        enqueue = Enqueue(queue=target.value, language=language, designated_agent=target.agent)
+        return [answer, *self._enqueue(call, enqueue, now)]
 
     def _target_uris(self, target: RouteTarget, now: float) -> list[str]:
         if target.kind == "extension":

@@ -23,6 +23,7 @@ class RouteTarget:
     announce: str | None = None  # a prompt the caller hears first (anchored media only)
     language: str | None = None
     voicemail: bool = False
+    agent: str | None = None  # queue targets: the designated agent
 
 
 _GROUP = re.compile(r"\\g<(\w+)>|\\(\d+)")
@@ -53,12 +54,15 @@ class Router:
     def __init__(self, routes: list[RouteConfig], trunks: list[TrunkConfig]) -> None:
         self._routes = [(re.compile(r.match), r) for r in routes]
         self._templates = [compile_template(r.target.partition(":")[2]) for r in routes]
+        self._agents = [compile_template(r.agent) if r.agent else None for r in routes]
         self._trunks = {t.name: t for t in trunks}
 
     def route(
         self, number: str, *, from_trunk: str | None, authenticated: bool
     ) -> RouteTarget | None:
-        for (pattern, cfg), parts in zip(self._routes, self._templates, strict=True):
+        for (pattern, cfg), parts, agent in zip(
+            self._routes, self._templates, self._agents, strict=True
+        ):
             m = pattern.fullmatch(number)
             if m is None:
                 continue
@@ -87,6 +91,7 @@ class Router:
                 announce=cfg.announce,
                 language=cfg.language,
                 voicemail=cfg.voicemail and kind == "extension",
+                agent=expand(agent, m) if agent is not None else None,
             )
         return None
 

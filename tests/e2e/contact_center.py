@@ -46,6 +46,7 @@ acd:
 routes:
   - {{match: '1588', target: 'flow:main'}}
   - {{match: '1599', target: 'queue:general'}}
+  - {{match: '7(1\\d{{3}})', target: 'queue:general', agent: '\\1'}}
   - {{match: '1\\d{{3}}', target: 'extension:\\g<0>'}}
 """
 

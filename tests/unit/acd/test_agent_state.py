@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
 from acd import IllegalAgentTransition, UnknownAgentError, UnknownReasonError
@@ -87,7 +89,7 @@ def test_login_ready_and_not_ready_emit_logged_in() -> None:
     assert isinstance(e, ev.AgentLoggedIn)
     assert (e.state, e.previous, e.agent_id, e.at) == ("ready", "logged_out", "a1", a.now)
     a.feed(AgentLogin(agent_id="a2", ready=False))
-    assert a.state("a2") == "not_ready" and a.events[0].state == "not_ready"
+    assert a.state("a2") == "not_ready" and a.of(ev.AgentLoggedIn)[0].state == "not_ready"
 
 
 def test_login_and_logout_twice_are_no_ops() -> None:
@@ -179,7 +181,9 @@ def test_no_wrap_up_goes_straight_to_ready() -> None:
     a = acd(wrap_up=0)
     busy(a)
     a.feed(AgentCallEnded(call_id="c1", agent_id="a1"), after=5)
-    assert [e.name for e in a.events] == ["agent_ready"] and a.events[0].previous == "busy"
+    assert [e.name for e in a.events] == ["agent_ready"] and a.of(ev.AgentStateChanged)[
+        0
+    ].previous == "busy"
 
 
 def test_wrap_up_done_and_ready_end_wrap_up_early() -> None:
@@ -249,18 +253,19 @@ def test_logout_from_every_state() -> None:
     )
     busy(a)
     a.feed(AgentLogout(agent_id="a1"))
-    assert a.events[0].previous == "busy" and a.state("a1") == "logged_out"
+    assert a.of(ev.AgentStateChanged)[0].previous == "busy" and a.state("a1") == "logged_out"
     a.feed(AgentCallEnded(call_id="c1", agent_id="a1"))  # the call ends later: ignored
     assert a.events == [] and a.row("a1")["calls_handled"] == 1
     busy(a, "a1", "c3")
     a.feed(AgentCallEnded(call_id="c3", agent_id="a1"))
     a.feed(AgentLogout(agent_id="a1"))
-    assert a.events[0].previous == "wrap_up" and a.d.next_deadline() is None
-    for state in ("not_ready", "away"):
+    assert a.of(ev.AgentStateChanged)[0].previous == "wrap_up" and a.d.next_deadline() is None
+    states: tuple[Literal["not_ready", "away"], ...] = ("not_ready", "away")
+    for state in states:
         a.feed(AgentLogin(agent_id="a1"))
-        a.feed(ChangeAgentState(agent_id="a1", state=state))  # type: ignore[arg-type]
+        a.feed(ChangeAgentState(agent_id="a1", state=state))
         a.feed(AgentLogout(agent_id="a1"))
-        assert a.events[0].previous == state
+        assert a.of(ev.AgentStateChanged)[0].previous == state
 
 
 def test_logout_while_ringing_withdraws_and_redistributes() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -65,6 +66,7 @@ AGENTS = [a.id for a in CONFIG.agents]
 QUEUES = [q.name for q in CONFIG.queues]
 RING_ALL = {"q2"}
 TERMINAL = (ev.CallDequeued, ev.CallAbandoned)
+Op = tuple[Any, ...]
 
 agent_ix = st.integers(0, len(AGENTS) - 1)
 new_call = st.tuples(
@@ -155,17 +157,17 @@ class World:
         ordered = sorted(pairs)
         return ordered[i % len(ordered)] if ordered else None
 
-    def step(self, op: tuple[object, ...]) -> None:
+    def step(self, op: Op) -> None:
         kind = op[0]
         if kind == "login":
-            self.feed(AgentLogin(agent_id=AGENTS[op[1]], ready=bool(op[2])))  # type: ignore[index]
+            self.feed(AgentLogin(agent_id=AGENTS[op[1]], ready=bool(op[2])))
         elif kind == "logout":
-            self.feed(AgentLogout(agent_id=AGENTS[op[1]]))  # type: ignore[index]
+            self.feed(AgentLogout(agent_id=AGENTS[op[1]]))
         elif kind == "change":
-            agent, state = AGENTS[op[1]], op[2]  # type: ignore[index]
-            self.feed(ChangeAgentState(agent_id=agent, state=state, reason=""))  # type: ignore[arg-type]
+            agent, state = AGENTS[op[1]], op[2]
+            self.feed(ChangeAgentState(agent_id=agent, state=state, reason=""))
         elif kind == "wrap_done":
-            self.feed(WrapUpDone(agent_id=AGENTS[op[1]]))  # type: ignore[index]
+            self.feed(WrapUpDone(agent_id=AGENTS[op[1]]))
         elif kind == "call":
             _, q, priority, designated, en = op
             call_id = f"c{len(self.calls)}"
@@ -173,16 +175,16 @@ class World:
             self.feed(
                 QueueCall(
                     call_id=call_id,
-                    queue=QUEUES[q],  # type: ignore[index]
-                    priority=priority,  # type: ignore[arg-type]
-                    designated_agent=None if designated is None else AGENTS[designated],  # type: ignore[index]
+                    queue=QUEUES[q],
+                    priority=priority,
+                    designated_agent=None if designated is None else AGENTS[designated],
                     skills={"en": 1} if en else {},
                 )
             )
         elif kind == "left" and self.calls:
-            self.feed(CallerLeft(call_id=self.calls[op[1] % len(self.calls)]))  # type: ignore[operator]
+            self.feed(CallerLeft(call_id=self.calls[op[1] % len(self.calls)]))
         elif kind in ("answer", "fail"):
-            pair = self.pick(self.ringing, op[1])  # type: ignore[arg-type]
+            pair = self.pick(self.ringing, op[1])
             if pair is not None:
                 call, agent = pair
                 self.ringing.discard(pair)
@@ -193,12 +195,12 @@ class World:
                 else:
                     self.feed(OfferFailed(call_id=call, agent_id=agent))
         elif kind == "end":
-            pair = self.pick(self.talking, op[1])  # type: ignore[arg-type]
+            pair = self.pick(self.talking, op[1])
             if pair is not None:
                 self.talking.discard(pair)
                 self.feed(AgentCallEnded(call_id=pair[0], agent_id=pair[1]))
         elif kind == "wait":
-            self.wait(float(op[1]))  # type: ignore[arg-type]
+            self.wait(float(op[1]))
 
     def serve_everything(self) -> None:
         """Every agent becomes ready and answers at once: the queues must empty."""
@@ -228,7 +230,7 @@ class World:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(readiness, st.lists(ops, min_size=30, max_size=100), st.integers(0, 2**32))
 def test_random_inputs_keep_invariants_and_every_call_ends(
-    ready: list[bool], steps: list[tuple[object, ...]], seed: int
+    ready: list[bool], steps: list[Op], seed: int
 ) -> None:
     world = World(Distributor(CONFIG, random.Random(seed)), now=1000.0)
     world.login(ready)
@@ -246,7 +248,7 @@ def test_random_inputs_keep_invariants_and_every_call_ends(
 @settings(max_examples=200, deadline=None)
 @given(readiness, st.lists(ops, min_size=20, max_size=60), st.integers(0, 2**32), st.floats(0, 20))
 def test_snapshot_restore_mid_sequence_keeps_invariants(
-    ready: list[bool], steps: list[tuple[object, ...]], seed: int, later: float
+    ready: list[bool], steps: list[Op], seed: int, later: float
 ) -> None:
     world = World(Distributor(CONFIG, random.Random(seed)), now=1000.0)
     world.login(ready)
@@ -305,7 +307,7 @@ def test_no_queue_starves(weight: float, talk: float, backlog: int) -> None:
 @settings(max_examples=50, deadline=None)
 @given(readiness, st.lists(ops, min_size=20, max_size=60), st.integers(0, 2**32))
 def test_same_inputs_and_seed_give_the_same_decisions(
-    ready: list[bool], steps: list[tuple[object, ...]], seed: int
+    ready: list[bool], steps: list[Op], seed: int
 ) -> None:
     """A standby replaying the same inputs must reach the same decisions."""
     runs: list[tuple[list[AcdAction], dict[str, object]]] = []

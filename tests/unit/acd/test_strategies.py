@@ -5,11 +5,15 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter
+from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acd import STRATEGIES, Distributor, UnknownStrategyError, validate_strategies
-from acd.model import AgentView
+from acd.agent_state import AgentState
+from acd.model import Agent, AgentView, WaitingCall, required_skills
 from acd.protocol import (
     AcdInput,
     AgentCallEnded,
@@ -18,15 +22,17 @@ from acd.protocol import (
     OfferAnswered,
     QueueCall,
 )
+from acd.queue import QueueState
 from acd.settings import QueueSettings
 from acd.strategies import RouteContext, equalized
 from cti_server import events as ev
-from tests.unit.acd.harness import Acd, settings
+from tests.unit.acd.harness import Acd
+from tests.unit.acd.harness import settings as acd_settings
 
 
 def team(strategy: str, n: int = 4, **queue: object) -> Acd:
     q = {"name": "q", "strategy": strategy, "wrap_up": 0, "announce_every": None, **queue}
-    return Acd(settings([q], [{"id": f"a{i}", "queues": ["q"]} for i in range(n)]))
+    return Acd(acd_settings([q], [{"id": f"a{i}", "queues": ["q"]} for i in range(n)]))
 
 
 def login(a: Acd, *agents: str, gap: float = 1.0) -> None:
@@ -63,7 +69,7 @@ def test_registry_names() -> None:
 
 
 def test_unknown_strategy_is_a_clear_error_naming_queue_and_known_ones() -> None:
-    config = settings(
+    config = acd_settings(
         [
             {"name": "sales", "strategy": "longest-idle"},
             {"name": "ok"},
@@ -159,7 +165,7 @@ def test_skills_based_prefers_the_highest_level_and_never_an_unqualified_agent()
         {"id": "a2", "queues": ["q"], "skills": {"ko": 1, "en": 9}},
         {"id": "a3", "queues": ["q"], "skills": {"ko": 8}},
     ]
-    a = Acd(settings([q], agents))
+    a = Acd(acd_settings([q], agents))
     login(a, "a2", "a3", "a1", "a0")
     assert offered(a, "c1") == ["a3"]  # ko 8, idle longer than a1
     assert offered(a, "c2") == ["a1"]
@@ -171,7 +177,7 @@ def test_skills_based_prefers_the_highest_level_and_never_an_unqualified_agent()
 
 def test_a_call_needing_a_skill_waits_for_a_qualified_agent() -> None:
     a = Acd(
-        settings(
+        acd_settings(
             [{"name": "q", "wrap_up": 0}],
             [{"id": "a0", "queues": ["q"]}, {"id": "a1", "queues": ["q"], "skills": {"vip": 3}}],
         )
@@ -270,7 +276,7 @@ def test_equalized_key_formula() -> None:
     assert equalized(awful, ctx)[0] == pytest.approx(99999 / 0.25)  # the answer-rate floor
 
 
-def gini(values: list[float]) -> float:
+def gini(values: Sequence[float]) -> float:
     xs = sorted(values)
     n, total = len(xs), sum(xs)
     if total == 0:
@@ -320,3 +326,78 @@ def test_equalized_spreads_the_load_more_evenly_than_linear() -> None:
 def test_fewest_calls_evens_handled_counts_exactly() -> None:
     counts, _ = simulate("fewest_calls")
     assert counts == [50] * 10
+
+
+agent_stats = st.tuples(
+    st.integers(0, 30),  # calls handled
+    st.floats(0, 5000),  # handle time
+    st.integers(0, 40),  # offers beyond the answered ones
+    st.floats(0, 100),  # idle since
+    st.integers(0, 9),  # skill level
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(sorted(STRATEGIES)),
+    stats=st.lists(agent_stats, min_size=1, max_size=25),
+    leave=st.lists(st.integers(0, 24), max_size=10),
+    rotation=st.integers(-1, 24),
+    need=st.integers(0, 5),
+    draw=st.integers(0, 2**64 - 1),
+    count=st.integers(1, 4),
+)
+def test_every_index_picks_what_the_sort_key_says(
+    name: str,
+    stats: list[tuple[int, float, int, float, int]],
+    leave: list[int],
+    rotation: int,
+    need: int,
+    draw: int,
+    count: int,
+) -> None:
+    """The heap, the by-order index and the scan all agree with the strategy's key."""
+    strategy = STRATEGIES[name]
+    queue_settings = QueueSettings(name="q", strategy=name, skills={"ko": 1} if need else {})
+    queue = QueueState(queue_settings, strategy, [f"a{i}" for i in range(len(stats))], 25)
+    agents = []
+    for i, (calls, handle, extra, idle, level) in enumerate(stats):
+        view = AgentView(
+            agent_id=f"a{i}",
+            order=i,
+            skills={"ko": level},
+            idle_since=idle,
+            calls_handled=calls,
+            talk_time=handle / 2,
+            handle_time=handle if calls else 0.0,
+            offers=calls + extra,
+            offers_answered=calls,
+        )
+        agent = Agent(f"a{i}", "", ("q",), False, view, ready_epoch=1)
+        agents.append(agent)
+        queue.agent_moved(agent, AgentState.LOGGED_OUT, AgentState.READY)
+    for i in leave:  # some leave and come back (stale heap entries), some stay away
+        if i < len(agents) and agents[i].agent_id in queue.ready:
+            queue.agent_moved(agents[i], AgentState.READY, AgentState.NOT_READY)
+            if i % 2:
+                agents[i].ready_epoch += 1
+                queue.agent_moved(agents[i], AgentState.NOT_READY, AgentState.READY)
+    queue.rotation = rotation
+    info = QueueCall(call_id="c", queue="q", skills={"ko": need} if need > 1 else {})
+    call = WaitingCall(info=info, seq=1, arrived_at=0.0, queue="q")
+    call.required = required_skills(queue_settings.skills, info.skills)
+    ctx = RouteContext(
+        queue=queue_settings,
+        call=info,
+        required=call.required,
+        now=0.0,
+        rotation=rotation,
+        population=25,
+        draw=draw,
+        aht=queue.aht(),
+    )
+    n = count if strategy.ring_all else 1
+    picked = [a.agent_id for a in queue.pick(call, n, 0.0, draw)]
+    ready = [a for a in queue.ready.values() if QueueState.can_take(a, call, 0.0)]
+    expected = [a.agent_id for a in sorted(ready, key=lambda a: strategy.key(a.view, ctx))][:n]
+    assert picked == expected

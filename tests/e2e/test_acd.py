@@ -1,0 +1,89 @@
+"""The ACD end to end: SIPp callers wait in a queue, SIPp agents ring, answer or do not.
+
+Callers dial 1599 (the ``general`` queue directly) or 7 + an agent's extension (the same
+queue, that agent first); agents register with digest auth and become ready.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Server, free_port
+from tests.e2e.contact_center import api, contact_center, ivr_caller
+from tests.e2e.helpers import SippRun, event_field, register_agent, run_sipp, wait_event
+
+pytestmark = pytest.mark.e2e
+
+PASSWORDS = {"1001": "pw1001", "1002": "pw1002"}
+
+
+def agent(tmp: Path, server: Server, user: str, scenario: str, *args: str) -> SippRun:
+    port = free_port()
+    run = run_sipp(
+        tmp, f"agent{user}", scenario, server.port, "-s", user, *args, port=port, timeout=40
+    )
+    register_agent(tmp, server, user, PASSWORDS[user], port)
+    assert wait_event(server, "agent_logged_in", agent_id=user, state="ready"), server.log()
+    return run
+
+
+def test_an_agent_who_does_not_answer_loses_the_call_to_the_next(tmp_path: Path) -> None:
+    with contact_center(
+        tmp_path, strategy="linear", offer_timeout=3, demo_customers=False
+    ) as server:
+        silent = agent(tmp_path, server, "1001", "agent_ring_cancel.xml")
+        answering = agent(tmp_path, server, "1002", "agent_answer.xml")
+        caller = ivr_caller(tmp_path, server, [], called="1599", hold=8)
+        timed_out = wait_event(server, "offer_timed_out", timeout=10, agent_id="1001")
+        assert timed_out, server.log()
+        assert wait_event(server, "agent_not_ready", agent_id="1001", reason="no_answer")
+        assert wait_event(server, "call_established", timeout=10, agent_id="1002"), server.log()
+        assert silent.finish(20) == 0, silent.explain()  # it was CANCELed
+        assert caller.finish(30) == 0, caller.explain()
+        assert answering.finish(20) == 0, answering.explain()
+        dequeued = wait_event(server, "call_dequeued", agent_id="1002")
+        assert dequeued and float(event_field(dequeued[0], "waited") or 0) >= 3.0
+        # The supervisor's view agrees: 1001 not ready (no answer), 1002 wrapped up.
+        status, body = api(server, "/api/v1/agents/1001")
+        assert status == 200 and body["state"] == "not_ready" and body["reason"] == "no_answer"
+
+
+def test_a_caller_for_an_away_agent_leaves_them_a_voice_message(tmp_path: Path) -> None:
+    with contact_center(tmp_path, demo_customers=False) as server:
+        phone = agent(tmp_path, server, "1001", "agent_ring_cancel.xml")
+        status, body = api(
+            server, "/api/v1/agents/1001/state", {"state": "away", "reason": "외근", "by": "sup"}
+        )
+        assert status == 200 and body["state"] == "away" and body["by"] == "sup", body
+        caller = ivr_caller(tmp_path, server, [(9.0, "#")], called="71001", ends="server")
+        assert caller.finish(30) == 0, caller.explain()
+        started = wait_event(server, "voice_message_started", timeout=15, agent_id="1001")
+        assert started, server.log()
+        assert wait_event(server, "call_overflowed", target="voicemail", reason="agent_away")
+        assert wait_event(server, "call_cleared", cause="voice_message"), server.log()
+        assert not server.events("call_offered")  # the away agent's phone never rang
+
+        def inbox() -> list[dict[str, object]]:
+            code, found = api(server, "/api/v1/recordings?kind=voice_message&agent_id=1001")
+            return found["recordings"] if code == 200 else []
+
+        from tests.e2e.contact_center import poll
+
+        assert poll(inbox, timeout=10), server.log()
+        phone.proc.kill()  # it was never rung, as it should be
+        phone.proc.communicate(timeout=5)
+
+
+def test_bad_agent_state_requests_get_json_errors(tmp_path: Path) -> None:
+    with contact_center(tmp_path, demo_customers=False) as server:
+        assert api(server, "/api/v1/agents/9999/state", {"state": "ready"})[0] == 404
+        status, body = api(server, "/api/v1/agents/1001/state", {"state": "sleeping"})
+        assert status == 400 and body["error"] == "bad_state"
+        # 1001 has not logged in: "ready" is not a legal move from logged_out.
+        status, body = api(server, "/api/v1/agents/1001/state", {"state": "ready"})
+        assert status == 409 and body["error"] == "wrong_state", body
+        status, body = api(server, "/api/v1/queues")
+        assert status == 200 and body["queues"][0]["name"] == "general"
+        assert body["queues"][0]["logged_in"] == 0
