@@ -68,7 +68,7 @@ class AgentInputs(Engine):
             next_state(agent.agent_id, agent.state, AgentInput.SET_READY)  # raises first
             if agent.state is AgentState.WRAP_UP:
                 self._close_wrap_up(agent, now)
-            self.roster.apply(agent, AgentInput.SET_READY, now, reason=item.reason, by=item.by)
+            self.roster.apply(agent, AgentInput.SET_READY, now, by=item.by)
             self.free_agent(agent)
             return
         if item.state == "not_ready":

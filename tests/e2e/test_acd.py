@@ -76,8 +76,17 @@ def test_a_caller_for_an_away_agent_leaves_them_a_voice_message(tmp_path: Path) 
         phone.proc.communicate(timeout=5)
 
 
-def test_bad_agent_state_requests_get_json_errors(tmp_path: Path) -> None:
+def test_api_errors_and_flow_reload(tmp_path: Path) -> None:
     with contact_center(tmp_path, demo_customers=False) as server:
+        # A broken flow file is refused with its line; the flows in use stay.
+        flow = tmp_path / "flows" / "main.yaml"
+        good = flow.read_text()
+        flow.write_text(good.replace("queue: general              # agents", "queue: nosuch #"))
+        status, body = api(server, "/api/v1/flows/reload", {})
+        assert status == 422 and body["error"] == "bad_flow", body
+        assert "main.yaml:" in body["detail"] and "nosuch" in body["detail"], body
+        flow.write_text(good)
+        assert api(server, "/api/v1/flows/reload", {}) == (200, {"flows": ["main"]})
         assert api(server, "/api/v1/agents/9999/state", {"state": "ready"})[0] == 404
         status, body = api(server, "/api/v1/agents/1001/state", {"state": "sleeping"})
         assert status == 400 and body["error"] == "bad_state"
