@@ -242,3 +242,77 @@ def _tag(out: list[tuple[str, tuple[str, int]]]) -> str:
     m = re.search(r"^To: .*;tag=([^;\r\n]+)", ok, re.M)
     assert m is not None
     return m.group(1)
+
+
+CALLBACK_CONFIG = CONFIG.replace(
+    "announce_every: null}", "announce_every: null, max_wait: 5, overflow: callback}"
+)
+
+
+def test_a_long_wait_overflows_to_a_callback_committed_before_the_confirmation() -> None:
+    from cti_server.call.services import ServiceRequest
+    from ivr_flows.protocol import CallbackFinished, RequestCallback
+
+    config = parse_config(CALLBACK_CONFIG, "<t>")
+    prompts = FakePrompts()
+    switch = build_switch(
+        config,
+        IdFactory(random.Random(7), host="10.0.0.1"),
+        b"k" * 32,
+        random.Random(9),
+        prompts,
+        acd=Distributor(config.acd, random.Random(3)),
+    )
+    out = call_in(switch, 1.0)  # nobody is logged in: the caller waits
+    switch.drain_events()
+    switch.handle_timer(6.5)  # max_wait 5 s
+    (request_,) = switch.drain_requests()
+    assert isinstance(request_, ServiceRequest) and isinstance(request_.work, RequestCallback)
+    assert request_.work.number == "0212345678" and request_.work.queue == "sales"
+    overflowed = [e for e in switch.drain_events() if isinstance(e, ev.CallOverflowed)]
+    assert overflowed and overflowed[0].target == "callback"
+    assert not any(p == "callback_confirmed" for p, _, _ in prompts.asked)  # not before commit
+    switch.service_done(
+        request_.call_id,
+        CallbackFinished(
+            request=request_.work.request, callback_id="cb-1", number="0212345678", queue="sales"
+        ),
+        7.0,
+    )
+    assert prompts.asked[-1][0] == "callback_confirmed"
+    requested = [e for e in switch.drain_events() if isinstance(e, ev.CallbackRequested)]
+    assert requested and requested[0].callback_id == "cb-1"
+    media = switch.media
+    assert media is not None
+    from cti_server.rtp.bridge import PlayFinished
+
+    switch.media_events([PlayFinished(next(iter(media.legs)))], 8.0)
+    assert any(t.startswith("BYE ") and a == GW for t, a in sent(switch)), out
+    cleared = [e for e in switch.drain_events() if isinstance(e, ev.CallCleared)]
+    assert cleared and cleared[0].cause == "callback"
+
+
+def test_waiting_callers_hear_their_position_then_the_music_again() -> None:
+    config = parse_config(CONFIG.replace("announce_every: null", "announce_every: 30"), "<t>")
+    prompts = FakePrompts()
+    switch = build_switch(
+        config,
+        IdFactory(random.Random(7), host="10.0.0.1"),
+        b"k" * 32,
+        random.Random(9),
+        prompts,
+        acd=Distributor(config.acd, random.Random(3)),
+    )
+    call_in(switch, 1.0)
+    media = switch.media
+    assert media is not None
+    leg = next(iter(media.legs))
+    assert media.legs[leg].play_loop  # music on hold
+    switch.handle_timer(31.5)
+    # Nobody is staffed, so there is no estimate to give: the position only.
+    assert prompts.asked[-1][0] == "position_is"
+    assert media.legs[leg].play_loop is None  # the announcement, not the music
+    from cti_server.rtp.bridge import PlayFinished
+
+    switch.media_events([PlayFinished(leg)], 33.0)
+    assert media.legs[leg].play_loop  # back to the music
