@@ -8,13 +8,15 @@ once, what they use of the controller. Only ``CallController`` is ever instantia
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from cti_server import events as ev
 from cti_server.actions import LegAction
 from cti_server.call.media_plan import MediaPlanner, PromptSource
-from cti_server.call.model import Call, ControllerSettings, Leg
+from cti_server.call.model import Call, ControllerSettings, Leg, NextHop
 from cti_server.call.routing import Router, RouteTarget
 from cti_server.call.services import ServiceResult
+from cti_server.sip import leg_events as le
 from ivr_flows.protocol import Enqueue, IvrInput
 
 
@@ -27,6 +29,7 @@ class ControllerBase:
     _events: list[ev.Event]
     _legs: dict[str, tuple[Leg, Call]]
     _pending: list[LegAction]  # actions for other calls, returned by the running entry point
+    _acd: Any  # acd.distributor.Distributor | None
     _auto_ready: bool
 
     _locate: Callable[[str, float], list[str]]  # account user, now -> contact URIs
@@ -68,6 +71,20 @@ class ControllerBase:
         raise NotImplementedError
 
     def _take_pending(self) -> list[LegAction]:
+        raise NotImplementedError
+
+    def _reject(self, call: Call, now: float, status: int, cause: str) -> list[LegAction]:
+        raise NotImplementedError
+
+    def _start_flow(self, call: Call, flow: str, now: float) -> list[LegAction] | None:
+        raise NotImplementedError
+
+    def _announce(
+        self, call: Call, target: RouteTarget, hop: NextHop, now: float
+    ) -> list[LegAction] | None:
+        raise NotImplementedError
+
+    def _on_failed(self, call: Call, leg: Leg, e: le.LegFailed, now: float) -> list[LegAction]:
         raise NotImplementedError
 
     def _queue_service_done(self, call: Call, result: ServiceResult, now: float) -> list[LegAction]:

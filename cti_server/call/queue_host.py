@@ -14,8 +14,6 @@ so they are collected in ``_pending`` and returned by whichever entry point is r
 
 from __future__ import annotations
 
-from typing import Any
-
 from acd.protocol import (
     AcdAction,
     AcdInput,
@@ -47,7 +45,6 @@ HANGUP = "hangup"
 class QueueHost(ControllerBase):
     """Base of the CallController for queued calls. State lives in the controller."""
 
-    _acd: Any  # acd.distributor.Distributor | None
     _pending: list[LegAction]
     _requests: list[ServiceRequest]
 
