@@ -6,12 +6,13 @@ queue, that agent first); agents register with digest auth and become ready.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import Server, free_port
-from tests.e2e.contact_center import api, contact_center, ivr_caller
+from tests.e2e.contact_center import api, contact_center, ivr_caller, poll
 from tests.e2e.helpers import SippRun, event_field, register_agent, run_sipp, wait_event
 
 pytestmark = pytest.mark.e2e
@@ -69,8 +70,6 @@ def test_a_caller_for_an_away_agent_leaves_them_a_voice_message(tmp_path: Path) 
             code, found = api(server, "/api/v1/recordings?kind=voice_message&agent_id=1001")
             return found["recordings"] if code == 200 else []
 
-        from tests.e2e.contact_center import poll
-
         assert poll(inbox, timeout=10), server.log()
         phone.proc.kill()  # it was never rung, as it should be
         phone.proc.communicate(timeout=5)
@@ -87,6 +86,9 @@ def test_api_errors_and_flow_reload(tmp_path: Path) -> None:
         assert "main.yaml:" in body["detail"] and "nosuch" in body["detail"], body
         flow.write_text(good)
         assert api(server, "/api/v1/flows/reload", {}) == (200, {"flows": ["main"]})
+        assert server.log().count("IVR flows reloaded: main") == 1  # by the API
+        server.proc.send_signal(signal.SIGHUP)  # the operator's way: kill -HUP <pid>
+        assert poll(lambda: server.log().count("IVR flows reloaded: main") == 2), server.log()
         assert api(server, "/api/v1/agents/9999/state", {"state": "ready"})[0] == 404
         status, body = api(server, "/api/v1/agents/1001/state", {"state": "sleeping"})
         assert status == 400 and body["error"] == "bad_state"
