@@ -98,3 +98,31 @@ def test_api_errors_and_flow_reload(tmp_path: Path) -> None:
         status, body = api(server, "/api/v1/queues")
         assert status == 200 and body["queues"][0]["name"] == "general"
         assert body["queues"][0]["logged_in"] == 0
+
+
+def test_callers_wait_in_order_and_are_served_one_after_another(tmp_path: Path) -> None:
+    with contact_center(tmp_path, demo_customers=False) as server:
+        port = free_port()
+        phone = run_sipp(
+            tmp_path, "agent", "agent_answer.xml", server.port, "-s", "1001",
+            port=port, calls=3, timeout=50,
+        )  # fmt: skip
+        register_agent(tmp_path, server, "1001", PASSWORDS["1001"], port)
+        callers = []
+        for i in range(3):
+            callers.append(
+                # A queued caller is answered by us at once; each stays 4 s longer than the one
+                # before, so each talks to the agent for about 4 s.
+                ivr_caller(tmp_path, server, [], name=f"caller{i}", called="1599", hold=4 * (i + 1))
+            )
+            assert wait_event(server, "call_queued", count=i + 1, timeout=5), server.log()
+        positions = [event_field(line, "position") for line in server.events("call_queued")]
+        assert positions == ["1", "1", "2"], positions  # the first was already ringing
+        for caller in callers:
+            assert caller.finish(40) == 0, caller.explain()
+        assert phone.finish(20) == 0, phone.explain()
+        queued = [event_field(line, "call_id") for line in server.events("call_queued")]
+        served = [event_field(line, "call_id") for line in server.events("call_dequeued")]
+        assert served == queued, (queued, served)  # first come, first served
+        waits = [float(event_field(line, "waited") or 0) for line in server.events("call_dequeued")]
+        assert waits[0] < 1 < 2 < waits[1] < waits[2], waits
