@@ -37,7 +37,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from cti_server.events import CallCleared, CallEstablished, Event
+from cti_server.events import CallCleared, CallEstablished, CallOverflowed, CallQueued, Event
 from recording import wav
 
 FRAME_S: Final = wav.FRAME_SAMPLES / wav.SAMPLE_RATE
@@ -207,6 +207,10 @@ class Recorder:
             return self.call_ended(event.call_id, now)
         if isinstance(event, CallEstablished) and event.agent_id is not None:
             return self.agent_connected(event.call_id, event.agent_id, now)
+        if isinstance(event, CallQueued):  # the queue's policy and the index row's context
+            self.set_context(event.call_id, queue=event.queue, customer_id=event.customer_id)
+        elif isinstance(event, CallOverflowed) and event.target.startswith("queue:"):
+            self.set_context(event.call_id, queue=event.target.removeprefix("queue:"))
         return []
 
     # --- call context -----------------------------------------------------------------------

@@ -321,3 +321,32 @@ def test_feed_many_equals_feed_call_by_call() -> None:
         "rec2",
         "rec3",
     ]
+
+
+def test_a_queued_call_is_recorded_by_its_queue_policy_and_indexed_with_its_customer() -> None:
+    from cti_server.events import CallEstablished, CallQueued
+
+    recorder = Recorder(
+        iter(f"R{i}" for i in range(9)).__next__,
+        "/rec",
+        policies={"pin-reset": "none"},
+        default_policy="all",
+    )
+    recorder.handle(
+        CallQueued(
+            at=1.0, call_id="C1", queue="pin-reset", priority=0, position=1, customer_id="c9"
+        ),
+        1.0,
+    )
+    assert (
+        recorder.handle(CallEstablished(at=2.0, call_id="C1", leg_id="L2", agent_id="1001"), 2.0)
+        == []
+    )
+    recorder.handle(
+        CallQueued(at=1.0, call_id="C2", queue="sales", priority=0, position=1, customer_id="c7"),
+        1.0,
+    )
+    (opened, *_) = recorder.handle(
+        CallEstablished(at=2.0, call_id="C2", leg_id="L3", agent_id="1002"), 2.0
+    )
+    assert opened.queue == "sales" and opened.customer_id == "c7"
