@@ -62,7 +62,7 @@ class Teardown(ControllerBase):
             self._legs.pop(leg.leg_id, None)
             if self._plan is not None:
                 self._plan.close(leg.leg_id)
-        agent = call.peer.agent_id if call.peer and call.peer.up else None
+        agent = call.peer.agent_id if call.peer else None
         self._events.append(
             ev.CallCleared(at=now, call_id=call.call_id, cause=cause, status=status, agent_id=agent)
         )
