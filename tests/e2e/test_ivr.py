@@ -37,7 +37,7 @@ def test_caller_authenticates_and_reaches_an_agent_with_screen_pop(tmp_path: Pat
         )
         register_agent(tmp_path, server, "1001", "pw1001", port)
         assert wait_event(server, "agent_logged_in", agent_id="1001", state="ready"), server.log()
-        caller = ivr_caller(tmp_path, server, LOGIN, hold=14)
+        caller = ivr_caller(tmp_path, server, LOGIN, hold=10)
 
         attempt = wait_event(server, "authentication_attempted", timeout=25, outcome="ok")
         assert attempt, server.log()
@@ -79,7 +79,16 @@ def test_caller_authenticates_and_reaches_an_agent_with_screen_pop(tmp_path: Pat
 def test_three_wrong_pins_lock_the_customer_and_hang_up(tmp_path: Path) -> None:
     edits = [("    on_locked: connect          # account_locked", "    on_locked: goodbye  #")]
     with contact_center(tmp_path, edits=edits, max_failures=3) as server:
-        steps = [(4.5, "1"), (1.5, "10001#"), (1.5, "1111#"), (8.0, "2222#"), (8.0, "3333#")]
+        # After each wrong PIN a key cuts "the details do not match" short (barge-in), and
+        # the next PIN is typed over "please enter your PIN".
+        steps = [
+            *LOGIN[:2],
+            (1.5, "1111#"),
+            (1.5, "#"),
+            (1.0, "2222#"),
+            (1.5, "#"),
+            (1.0, "3333#"),
+        ]
         caller = ivr_caller(tmp_path, server, steps, ends="server", timeout=70)
         assert caller.finish(75) == 0, caller.explain()
         outcomes = [event_field(ln, "outcome") for ln in server.events("authentication_attempted")]
@@ -112,6 +121,7 @@ def test_silent_caller_times_out_through_the_retries(tmp_path: Path) -> None:
     # the queue: a caller who never presses anything is let go after every retry.
     edits = [
         ("    timeout: 5                  # seconds", "    timeout: 1  #"),
+        ("    retries: 1                  # one more try", "    retries: 0  #"),
         ("    first_timeout: 7            # seconds for", "    first_timeout: 1  #"),
         ("    retries: 2\n    on_key:", "    retries: 1\n    on_key:"),
         ("    on_failure: connect         # could not identify", "    on_failure: goodbye  #"),
@@ -136,7 +146,7 @@ def test_database_unreachable_takes_the_flow_fallback(tmp_path: Path) -> None:
     # Nothing listens on this port: every lookup and PIN check fails at once.
     url = f"postgresql+psycopg://cti@127.0.0.1:{free_port()}/cti?connect_timeout=2"
     with contact_center(tmp_path, database_url=url, demo_customers=False) as server:
-        caller = ivr_caller(tmp_path, server, LOGIN, hold=10)
+        caller = ivr_caller(tmp_path, server, LOGIN, hold=7)
         attempt = wait_event(server, "authentication_attempted", timeout=30, outcome="error")
         assert attempt, server.log()
         # verify's on_error: the caller is queued unauthenticated, not dropped.
