@@ -25,6 +25,7 @@ from cti_server.adapters.sip_service import SipService
 from cti_server.adapters.sip_tcp import SipTcpFactory
 from cti_server.api.agents import AgentsResource, FlowsReloadResource, QueuesResource
 from cti_server.api.calls import CallsResource
+from cti_server.api.ha import HaResource
 from cti_server.api.recordings import RecordingsResource
 from cti_server.api.site import build_site
 from cti_server.bus import EventBus
@@ -32,6 +33,7 @@ from cti_server.call.switch import CallSwitch
 from cti_server.call.wiring import build_switch
 from cti_server.config import Config
 from cti_server.contact_center import (
+    AcdHolder,
     ContactCenter,
     build_call_services,
     build_contact_center,
@@ -62,6 +64,7 @@ class App:
     recording: RecordingService | None = None
     center: ContactCenter | None = None
     services: Any = None  # CallServices: the thread pool side of lookups and PIN checks
+    ha: Any = None  # HaService: the leader lease and event stream (redis.url set)
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
 
@@ -93,6 +96,8 @@ class App:
         if self.recording is not None:
             self.recording.start(recordings_dir(self.config))
             self.recording.retention.start()
+        if self.ha is not None:
+            self.ha.start()
         if self.media is not None:
             self.media.start()
             log.info(
@@ -112,6 +117,8 @@ class App:
                 extra[b"queues"] = QueuesResource(
                     center.acd, [q.name for q in self.config.acd.queues]
                 )
+            if self.ha is not None:
+                extra[b"ha"] = HaResource(self.ha)
             if center is not None:
                 flows = Resource()
                 flows.putChild(b"reload", FlowsReloadResource(center.reload_flows))
@@ -174,7 +181,10 @@ class App:
         from twisted.internet.defer import gatherResults, maybeDeferred
 
         ports = self.ports + ([self.http_port_obj] if self.http_port_obj else [])
-        return gatherResults([maybeDeferred(p.stopListening) for p in ports])
+        waits = [maybeDeferred(p.stopListening) for p in ports]
+        if self.ha is not None:
+            waits.append(maybeDeferred(self.ha.stop))  # give the lease back at once
+        return gatherResults(waits)
 
 
 def load_database_accounts(config: Config) -> list[Account]:
@@ -258,6 +268,9 @@ def build_app(
     registry, counters = build_registry(switch)
     bus.subscribe(counters)
     sip = SipService(switch, bus, reactor)
+    ha = None
+    if config.redis.url and center.acd is not None:
+        ha = build_hot_standby(config, reactor, bus, center.acd, sip, rng)
     services = None
     if center.flows is not None or center.acd is not None:
         services = build_call_services(config, reactor, sip.service_done, switch.controller.calls)
@@ -281,7 +294,79 @@ def build_app(
         recording=recording,
         center=center,
         services=services,
+        ha=ha,
     )
+
+
+def build_hot_standby(
+    config: Config, reactor: Any, bus: EventBus, acd: AcdHolder, sip: SipService, rng: Any
+) -> Any:
+    """Primary/secondary: only the node holding the Redis lease distributes. It saves the
+    distributor's snapshot (fenced by its token); a standby promoted to leader restores it,
+    so it knows every agent state and waiting call the old leader knew."""
+    from acd.distributor import Distributor
+    from cti_server.adapters.ha_service import build_ha
+
+    acd.active = False  # until the lease is ours
+
+    def promoted(snapshot: dict[str, Any] | None, token: int) -> None:
+        now = reactor.seconds()
+        if snapshot is not None:
+            acd.current = Distributor.restore(
+                config.acd, rng or random.SystemRandom(), snapshot, now
+            )
+            stats = acd.current.agents()
+            log.warning(
+                "ACD leader (token %d): restored %d agents, %d waiting calls",
+                token,
+                len(stats),
+                len(snapshot.get("calls", [])),
+            )
+        else:
+            log.warning("ACD leader (token %d): no snapshot, starting fresh", token)
+        acd.active = True
+        if snapshot is not None:
+            _forget_lost_calls(sip, snapshot, now)
+        sip.flush()  # re-arm the timer: the restored deadlines must fire
+
+    def demoted() -> None:
+        if acd.active:
+            log.warning("ACD standby: this node no longer holds the lease")
+        acd.active = False
+
+    return build_ha(
+        config,
+        reactor,
+        bus,
+        snapshot=lambda: acd.current.snapshot() if acd.active else None,
+        on_promoted=promoted,
+        on_demoted=demoted,
+    )
+
+
+def _forget_lost_calls(sip: SipService, snapshot: dict[str, Any], now: float) -> None:
+    """Calls the old leader's node terminated died with it: the restored distributor is told
+    their callers left and their agents' calls ended, so nobody is offered a ghost and the
+    agents come free (after wrap-up)."""
+    from acd.protocol import AgentCallEnded, CallerLeft
+
+    owned = sip.switch.controller.calls
+    waiting = [row["call_id"] for row in snapshot.get("calls", []) if row["call_id"] not in owned]
+    talking = [
+        (row["id"], row["call_id"])
+        for row in snapshot.get("agents", [])
+        if row.get("call_id") and row["call_id"] not in owned and row["call_id"] not in waiting
+    ]
+    for call_id in waiting:
+        sip.switch.acd_input(CallerLeft(call_id=call_id), now)
+    for agent_id, call_id in talking:
+        sip.switch.acd_input(AgentCallEnded(call_id=call_id, agent_id=agent_id), now)
+    if waiting or talking:
+        log.warning(
+            "calls lost with the old leader's node: %d waiting, %d with agents",
+            len(waiting),
+            len(talking),
+        )
 
 
 def recordings_dir(config: Config) -> Path:

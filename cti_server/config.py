@@ -227,7 +227,15 @@ class StorageConfig(_Model):
 
 
 class RedisConfig(_Model):
+    """Set ``url`` to run as one of two (or more) nodes: the node holding the leader lease
+    distributes calls, the others are hot standbys that take over from its snapshot."""
+
     url: str | None = None
+    key_prefix: str = "cti:"
+    node_id: str | None = Field(None, description="unique per node; default <hostname>-<pid>")
+    lease_ttl: float = Field(3.0, ge=0.3, le=60, description="takeover within about this")
+    stream_max_len: int = Field(100_000, ge=100, description="events kept in the stream")
+    snapshot_interval: float = Field(0.2, ge=0.0, le=10)
 
 
 class Config(_Model):

@@ -59,15 +59,28 @@ def load_config_flows(config: Config) -> dict[str, Flow]:
     return flows
 
 
+class AcdHolder:
+    """The distributor the controller and the API talk to, swappable as a whole: a standby
+    node promoted to leader replaces it with one restored from the leader's snapshot.
+    ``active`` is False on a standby: it takes no queued calls and changes no agent state."""
+
+    def __init__(self, current: Distributor, *, active: bool = True) -> None:
+        self.current = current
+        self.active = active
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.current, name)
+
+
 @dataclass
 class ContactCenter:
     flows: FlowBook | None
-    acd: Distributor | None
+    acd: AcdHolder | None
     reload_flows: Callable[[], list[str]]
 
 
 def build_contact_center(config: Config, rng: Any, new_id: Callable[[str], str]) -> ContactCenter:
-    acd = Distributor(config.acd, rng) if config.acd.queues else None
+    acd = AcdHolder(Distributor(config.acd, rng)) if config.acd.queues else None
     book: FlowBook | None = None
     flows = load_config_flows(config)
     if flows:

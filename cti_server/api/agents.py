@@ -19,6 +19,7 @@ from twisted.web.server import Request
 
 from acd.protocol import AcdInput, AgentLogin, AgentLogout, ChangeAgentState, WrapUpDone
 from cti_server.api.json_io import error, json_response, read_json
+from cti_server.call.queue_host import StandbyError
 
 STATES = ("ready", "not_ready", "away", "logged_in", "logged_out", "wrap_up_done")
 
@@ -80,6 +81,8 @@ class AgentResource(Resource):
             item = ChangeAgentState(agent_id=self._agent_id, state=state, reason=reason, by=by)
         try:
             self._submit(item)
+        except StandbyError as exc:
+            return error(request, 503, "standby", str(exc))
         except (ValueError, LookupError, RuntimeError) as exc:  # an illegal transition
             return error(request, 409, "wrong_state", str(exc))
         return json_response(request, 200, self._row())

@@ -80,7 +80,7 @@ class CallSetup(ControllerBase):
     ) -> list[LegAction]:
         """A route to an IVR flow or straight to a queue: we answer the caller ourselves."""
         plan = self._plan
-        if plan is None or (target.kind == "queue" and self._acd is None):
+        if plan is None or (target.kind == "queue" and not self.acd_ready()):
             return self._reject(call, now, 503, "unavailable")
         self.calls[call.call_id] = call
         self._legs[call.inbound.leg_id] = (call.inbound, call)

@@ -99,7 +99,7 @@ class CallController(CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, Teardo
 
     def next_deadline(self) -> float | None:
         due = self._timers.next(self.calls)
-        acd_due = self._acd.next_deadline() if self._acd is not None else None
+        acd_due = self._acd.next_deadline() if self.acd_ready() else None
         if due is None or (acd_due is not None and acd_due < due):
             return acd_due
         return due

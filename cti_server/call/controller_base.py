@@ -73,6 +73,9 @@ class ControllerBase:
     def _take_pending(self) -> list[LegAction]:
         raise NotImplementedError
 
+    def acd_ready(self) -> bool:
+        raise NotImplementedError
+
     def _reject(self, call: Call, now: float, status: int, cause: str) -> list[LegAction]:
         raise NotImplementedError
 

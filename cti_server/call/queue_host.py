@@ -42,6 +42,10 @@ MOH = "moh"
 HANGUP = "hangup"
 
 
+class StandbyError(RuntimeError):
+    """An ACD request reached a hot-standby node (the API answers 503)."""
+
+
 class QueueHost(ControllerBase):
     """Base of the CallController for queued calls. State lives in the controller."""
 
@@ -50,16 +54,20 @@ class QueueHost(ControllerBase):
 
     # --- entry points -----------------------------------------------------------------------
 
+    def acd_ready(self) -> bool:
+        """Queues are served here (no ACD, or a hot standby's: no)."""
+        return self._acd is not None and bool(getattr(self._acd, "active", True))
+
     def acd_input(self, item: AcdInput, now: float) -> list[LegAction]:
         """Agent state from the API or registrations, fed to the distributor."""
-        if self._acd is None:
-            return []
+        if not self.acd_ready():
+            raise StandbyError("this node is a standby: the leader distributes calls")
         return self._acd_run(self._acd.handle(item, now), now) + self._take_pending()
 
     def agent_presence(self, event: ev.Event, now: float) -> list[LegAction]:
         """A phone registered or its registration ended: log the agent in or out."""
         acd = self._acd
-        if acd is None or not isinstance(event, ev.AgentRegistered | ev.AgentUnregistered):
+        if not self.acd_ready() or not isinstance(event, ev.AgentRegistered | ev.AgentUnregistered):
             return []
         state = acd.agent_state(event.agent_id)
         if state is None:  # not an ACD agent
@@ -80,7 +88,7 @@ class QueueHost(ControllerBase):
 
     def _acd_timer(self, now: float) -> list[LegAction]:
         acd = self._acd
-        if acd is None:
+        if acd is None or not self.acd_ready():
             return []
         due = acd.next_deadline()
         if due is None or due > now:
@@ -90,7 +98,7 @@ class QueueHost(ControllerBase):
     # --- joining a queue --------------------------------------------------------------------
 
     def _enqueue(self, call: Call, req: Enqueue, now: float) -> list[LegAction]:
-        if self._acd is None or self._plan is None:
+        if not self.acd_ready() or self._plan is None:
             return self._clear(call, now, "unavailable", call.inbound, bye_ended=True)
         call.phase = CallPhase.QUEUED
         call.queue = req.queue
@@ -304,7 +312,7 @@ class QueueHost(ControllerBase):
     def _call_left(self, call: Call, now: float) -> None:
         """The call is over (``_finish``): the distributor hears who is free again."""
         acd = self._acd
-        if acd is None or call.queue is None:
+        if acd is None or call.queue is None or not self.acd_ready():
             return
         if call.acd_agent is not None:
             agent, call.acd_agent = call.acd_agent, None
