@@ -27,9 +27,10 @@ CORE_FILES = [
     "cti_server/ids.py",
     "cti_server/actions.py",
     "cti_server/bus.py",
+    "cti_server/state/lease.py",
 ]
 EDGE_FILES = {
-    "ivr_flows/loader_io.py",
+    "ivr_flows/loader.py",
     "metrics/prometheus.py",
     "metrics/reports.py",
     "cti_server/media/prompt_files.py",
