@@ -154,11 +154,10 @@ class QueueHost(ControllerBase):
                 OfferFailed(call_id=action.call_id, agent_id=action.agent_id, reason="gone"), now
             )
         uris = self._locate(action.agent_id, now)
-        if not uris:
-            return [], self._acd.handle(
-                OfferFailed(call_id=call.call_id, agent_id=action.agent_id, reason="unreachable"),
-                now,
-            )
+        if not uris:  # the phone's registration is gone (or lives on a failed node):
+            # the agent cannot take calls here, whatever state they were left in
+            logout = AgentLogout(agent_id=action.agent_id, reason="no_registration")
+            return [], self._acd.handle(logout, now)
         leg = Leg(
             self._new_id("L"),
             call.call_id,

@@ -316,3 +316,17 @@ def test_waiting_callers_hear_their_position_then_the_music_again() -> None:
 
     switch.media_events([PlayFinished(leg)], 33.0)
     assert media.legs[leg].play_loop  # back to the music
+
+
+def test_an_agent_whose_phone_is_gone_is_logged_out_not_rung(switch: CallSwitch) -> None:
+    from acd.protocol import AgentLogin
+
+    register(switch, "1002")
+    # 1001 is logged in by the API (or a restored snapshot) but no phone is registered.
+    switch.acd_input(AgentLogin(agent_id="1001"), 0.5)
+    out = call_in(switch, 1.0)  # linear: 1001 would be first
+    assert invites_to(out, "1002")
+    acd = switch.controller._acd
+    assert acd.agent_state("1001") == "logged_out"
+    logged_out = [e for e in switch.drain_events() if isinstance(e, ev.AgentLoggedOut)]
+    assert logged_out and logged_out[0].reason == "no_registration"
