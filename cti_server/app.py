@@ -44,7 +44,7 @@ from cti_server.ids import IdFactory
 from cti_server.media.prompt_source import load_prompt_source
 from cti_server.sip.accounts import Account
 from cti_server.sip.local import LocalAddress
-from metrics.prometheus import build_registry
+from metrics.prometheus import attach_acd, attach_bus, attach_recording, build_registry
 from recording.recorder import Recorder
 from recording.retention import RetentionPolicy
 from recording.sink import RecordingSink
@@ -267,6 +267,11 @@ def build_app(
     bus.subscribe(EventLogger(config.timezone))
     registry, counters = build_registry(switch)
     bus.subscribe(counters)
+    acd_holder = center.acd
+    if acd_holder is not None:
+        queue_names = [q.name for q in config.acd.queues]
+        attach_acd(registry, counters, lambda: acd_holder, queue_names, clock=reactor.seconds)
+    attach_bus(registry, bus)
     sip = SipService(switch, bus, reactor)
     ha = None
     if config.redis.url and center.acd is not None:
@@ -281,6 +286,7 @@ def build_app(
         media = MediaService(switch.media, reactor, reactor, sip.media_events)
         sip.after_flush = media.sync_ports
         recording = build_recording(config, switch, reactor, ids)
+        attach_recording(registry, lambda: recording)
         bus.subscribe(recording.on_event)
         media.on_tick = recording.on_tick
     return App(
