@@ -27,6 +27,7 @@ EPILOG = """examples:
   cti-server customers import customers.csv        load customers (PINs hashed, IDs keyed-hashed)
   cti-server customers demo                        load the demo customers (10001 / PIN 1234)
   cti-server simulate                              the proposal's day per strategy, vs Erlang C/A
+  cti-server report --from 2026-12 --by day --format html   daily statistics of a month
 """
 
 
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     ha1.add_argument("user")
     ha1.add_argument("--realm", default="cti.local", help="SIP realm (default: cti.local)")
     from cti_server.media.cli import add_prompts_parser
+    from cti_server.report_cli import add_report_command
     from cti_server.simulate_cli import add_simulate_command
     from cti_server.storage.cli import add_db_parser
     from cti_server.storage.customer_cli import add_customer_commands
@@ -94,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_parser(sub)
     add_customer_commands(sub)
     add_simulate_command(sub)
+    add_report_command(sub)
     return parser
 
 
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             return _check_config(args.file)
         if args.command == "ha1":
             return _ha1(args.user, args.realm)
-        if args.command in ("prompts", "db", "accounts", "customers", "simulate"):
+        if args.command in ("prompts", "db", "accounts", "customers", "simulate", "report"):
             return int(args.handler(args))
         if args.command == "demo":
             from cti_server.demo import run_demo

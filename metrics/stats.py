@@ -42,7 +42,7 @@ asked for; calls that never asked for one are the ``-`` row.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -111,7 +111,7 @@ class StatsTable:
     tz: str
     settings: StatsSettings
     rows: tuple[PeriodStats, ...]
-    total: PeriodStats = field(default_factory=lambda: PeriodStats(key="total"))
+    total: PeriodStats
 
 
 def period_stats(
