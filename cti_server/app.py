@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from twisted.internet.error import CannotListenError
 from twisted.web.resource import Resource
 
+from cti_server.adapters.cdr_service import CdrService
 from cti_server.adapters.recording_service import RecordingService
 from cti_server.adapters.retention_job import RetentionJob
 from cti_server.adapters.rtp_udp import MediaService
@@ -65,11 +66,15 @@ class App:
     center: ContactCenter | None = None
     services: Any = None  # CallServices: the thread pool side of lookups and PIN checks
     ha: Any = None  # HaService: the leader lease and event stream (redis.url set)
+    records: Any = None  # RecordWriter: call records, queue events, agent log -> journal -> SQL
+    cdr: Any = None  # CdrService: the bus folded into call records
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
 
     def start(self) -> None:
         """Bind the configured SIP transports (port 0 picks a free port, see ``sip_port``)."""
+        if self.records is not None:
+            self.records.start()  # replays what a previous run left, once the reactor runs
         cfg = self.config.sip
         # Port 0: UDP and TCP must end up on the same number; a TCP port someone else holds
         # means trying another number (a few times), not failing the start.
@@ -111,6 +116,7 @@ class App:
             extra: dict[bytes, Any] = {b"calls": CallsResource(self.recording, calls)}
             if self.recording is not None:
                 extra[b"recordings"] = RecordingsResource(self.recording.repo)
+            extra[b"stats"] = build_stats_resource(self.config)
             center = self.center
             if center is not None and center.acd is not None:
                 extra[b"agents"] = AgentsResource(center.acd, self.agent_input)
@@ -182,6 +188,10 @@ class App:
 
         ports = self.ports + ([self.http_port_obj] if self.http_port_obj else [])
         waits = [maybeDeferred(p.stopListening) for p in ports]
+        if self.cdr is not None:
+            self.cdr.stop()
+        if self.records is not None:  # after the calls above were torn down and recorded
+            waits.append(self.records.stop(timeout=5.0))
         if self.ha is not None:
             waits.append(maybeDeferred(self.ha.stop))  # give the lease back at once
         return gatherResults(waits)
@@ -265,6 +275,9 @@ def build_app(
             switch.endpoint.accounts.put(account)
     bus = EventBus()
     bus.subscribe(EventLogger(config.timezone))
+    records = build_record_writer(config, reactor)
+    cdr = CdrService(records, reactor)
+    bus.subscribe(cdr.on_event)
     registry, counters = build_registry(switch)
     bus.subscribe(counters)
     acd_holder = center.acd
@@ -301,7 +314,41 @@ def build_app(
         center=center,
         services=services,
         ha=ha,
+        records=records,
+        cdr=cdr,
     )
+
+
+def build_record_writer(config: Config, reactor: Any) -> Any:
+    """Call records, queue events and agent states: journalled at once, group-committed to
+    SQL every 100 ms, replayed after a crash or a database outage."""
+    from cti_server.adapters.record_writer import RecordWriter
+    from cti_server.storage import Database
+    from cti_server.storage.journal import Journal
+    from cti_server.storage.record_repos import commit_entries
+
+    database = Database.from_config(config)
+    journal = Journal(Path(config.data_dir) / "journal")
+    return RecordWriter(journal, lambda entries: commit_entries(database, entries), reactor)
+
+
+def build_stats_resource(config: Config) -> Any:
+    """``/api/v1/stats``: the period statistics of the stored call records."""
+    from zoneinfo import ZoneInfo
+
+    from cti_server.api.stats import StatsResource
+    from cti_server.report_cli import from_stored
+    from cti_server.storage import Database
+    from cti_server.storage.bridge import run_in_loop
+    from cti_server.storage.repos import CallRecordRepo
+
+    repo = CallRecordRepo(Database.from_config(config).async_session)
+
+    def load(since: Any, until: Any) -> Any:
+        d = run_in_loop(repo.list_period(since, until))
+        return d.addCallback(lambda rows: [from_stored(r) for r in rows])
+
+    return StatsResource(load, ZoneInfo(config.timezone))
 
 
 def build_hot_standby(

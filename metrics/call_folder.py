@@ -41,6 +41,10 @@ class CallFolder:
         """Records still open (cleared ones waiting for a wrap-up included)."""
         return len(self._open)
 
+    def open_record(self, call_id: str) -> CallRecord | None:
+        """The record of a call not handed out yet (e.g. cleared, its wrap-up running)."""
+        return self._open.get(call_id)
+
     def feed(self, event: ev.Event) -> None:
         if isinstance(event, ev.AgentStateChanged):
             self._agent(event)

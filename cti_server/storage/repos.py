@@ -32,8 +32,6 @@ from cti_server.storage.tables import (
     SipAccountRow,
 )
 
-UPSERT_CHUNK = 500  # rows per statement: under SQLite's bound-parameter limit at ~12 columns
-
 
 class RecordNotFound(LookupError):
     """The row a change was aimed at does not exist (or, for recordings, was deleted)."""
@@ -247,12 +245,15 @@ class CallRecordRepo:
     async def upsert_many(self, records: Sequence[CallRecord]) -> int:
         if not records:
             return 0
-        rows = [_fields(r) for r in records]
+        rows = list({r.call_id: _fields(r) for r in records}.values())  # latest per call
+        table = cast(Table, CallRecordRow.__table__)
         async with self._sessions() as session, session.begin():
-            dialect = await _dialect(session)
-            for start in range(0, len(rows), UPSERT_CHUNK):
-                chunk = rows[start : start + UPSERT_CHUNK]
-                await session.execute(_upsert(dialect, CallRecordRow, chunk))
+            # One compiled statement, executemany: compiling a 500-row VALUES list per chunk
+            # cost ~270 µs of reactor CPU per record.
+            stmt = (pg_insert if await _dialect(session) == "postgresql" else sqlite_insert)(table)
+            changes = {c: stmt.excluded[c] for c in rows[0] if c != "call_id"}
+            upsert = stmt.on_conflict_do_update(index_elements=["call_id"], set_=changes)
+            await session.execute(upsert, rows)
         return len(rows)
 
     async def get(self, call_id: str) -> CallRecord | None:

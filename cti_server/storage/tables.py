@@ -328,3 +328,48 @@ class CallbackRow(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     request_count: Mapped[int] = mapped_column(Integer, server_default="1")
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# --- queue events and the agent state log (revision 0004) ---------------------------------------
+
+# 64-bit ids on PostgreSQL (an event log outgrows 2**31); SQLite's rowid alias must be INTEGER.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class QueueEventRow(Base):
+    """A queue event (joined, offered, answered, abandoned...) as the record journal carried it.
+
+    ``entry_key`` names the journal entry (``<kind>:<journal id>:<seq>``): unique, so replaying
+    the journal inserts nothing twice. ``detail`` holds whatever else the event said.
+    """
+
+    __tablename__ = "queue_events"
+    __table_args__ = (Index("ix_queue_events_queue_at", "queue", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_key: Mapped[str] = mapped_column(Text, unique=True)
+    call_id: Mapped[str | None] = mapped_column(Text, index=True)
+    queue: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    agent_id: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int | None] = mapped_column(Integer)
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+
+
+class AgentStateLogRow(Base):
+    """One agent state change (``previous`` → ``state``), for occupancy and audit reports."""
+
+    __tablename__ = "agent_state_log"
+    __table_args__ = (Index("ix_agent_state_log_agent_id_at", "agent_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_key: Mapped[str] = mapped_column(Text, unique=True)
+    agent_id: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(32))
+    previous: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    by: Mapped[str | None] = mapped_column(Text)  # who changed it: the agent, a supervisor, RONA
+    call_id: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
