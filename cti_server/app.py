@@ -34,7 +34,6 @@ from cti_server.call.switch import CallSwitch
 from cti_server.call.wiring import build_switch
 from cti_server.config import Config
 from cti_server.contact_center import (
-    AcdHolder,
     ContactCenter,
     build_call_services,
     build_contact_center,
@@ -43,6 +42,7 @@ from cti_server.contact_center import (
 from cti_server.event_log import EventLogger
 from cti_server.ids import IdFactory
 from cti_server.media.prompt_source import load_prompt_source
+from cti_server.record_keeping import build_record_writer, build_stats_resource
 from cti_server.sip.accounts import Account
 from cti_server.sip.local import LocalAddress
 from metrics.prometheus import attach_acd, attach_bus, attach_recording, build_registry
@@ -288,6 +288,8 @@ def build_app(
     sip = SipService(switch, bus, reactor)
     ha = None
     if config.redis.url and center.acd is not None:
+        from cti_server.hot_standby import build_hot_standby
+
         ha = build_hot_standby(config, reactor, bus, center.acd, sip, rng)
     services = None
     if center.flows is not None or center.acd is not None:
@@ -317,109 +319,6 @@ def build_app(
         records=records,
         cdr=cdr,
     )
-
-
-def build_record_writer(config: Config, reactor: Any) -> Any:
-    """Call records, queue events and agent states: journalled at once, group-committed to
-    SQL every 100 ms, replayed after a crash or a database outage."""
-    from cti_server.adapters.record_writer import RecordWriter
-    from cti_server.storage import Database
-    from cti_server.storage.journal import Journal
-    from cti_server.storage.record_repos import commit_entries
-
-    database = Database.from_config(config)
-    journal = Journal(Path(config.data_dir) / "journal")
-    return RecordWriter(journal, lambda entries: commit_entries(database, entries), reactor)
-
-
-def build_stats_resource(config: Config) -> Any:
-    """``/api/v1/stats``: the period statistics of the stored call records."""
-    from zoneinfo import ZoneInfo
-
-    from cti_server.api.stats import StatsResource
-    from cti_server.report_cli import from_stored
-    from cti_server.storage import Database
-    from cti_server.storage.bridge import run_in_loop
-    from cti_server.storage.repos import CallRecordRepo
-
-    repo = CallRecordRepo(Database.from_config(config).async_session)
-
-    def load(since: Any, until: Any) -> Any:
-        d = run_in_loop(repo.list_period(since, until))
-        return d.addCallback(lambda rows: [from_stored(r) for r in rows])
-
-    return StatsResource(load, ZoneInfo(config.timezone))
-
-
-def build_hot_standby(
-    config: Config, reactor: Any, bus: EventBus, acd: AcdHolder, sip: SipService, rng: Any
-) -> Any:
-    """Primary/secondary: only the node holding the Redis lease distributes. It saves the
-    distributor's snapshot (fenced by its token); a standby promoted to leader restores it,
-    so it knows every agent state and waiting call the old leader knew."""
-    from acd.distributor import Distributor
-    from cti_server.adapters.ha_service import build_ha
-
-    acd.active = False  # until the lease is ours
-
-    def promoted(snapshot: dict[str, Any] | None, token: int) -> None:
-        now = reactor.seconds()
-        if snapshot is not None:
-            acd.current = Distributor.restore(
-                config.acd, rng or random.SystemRandom(), snapshot, now
-            )
-            stats = acd.current.agents()
-            log.warning(
-                "ACD leader (token %d): restored %d agents, %d waiting calls",
-                token,
-                len(stats),
-                len(snapshot.get("calls", [])),
-            )
-        else:
-            log.warning("ACD leader (token %d): no snapshot, starting fresh", token)
-        acd.active = True
-        if snapshot is not None:
-            _forget_lost_calls(sip, snapshot, now)
-        sip.flush()  # re-arm the timer: the restored deadlines must fire
-
-    def demoted() -> None:
-        if acd.active:
-            log.warning("ACD standby: this node no longer holds the lease")
-        acd.active = False
-
-    return build_ha(
-        config,
-        reactor,
-        bus,
-        snapshot=lambda: acd.current.snapshot() if acd.active else None,
-        on_promoted=promoted,
-        on_demoted=demoted,
-    )
-
-
-def _forget_lost_calls(sip: SipService, snapshot: dict[str, Any], now: float) -> None:
-    """Calls the old leader's node terminated died with it: the restored distributor is told
-    their callers left and their agents' calls ended, so nobody is offered a ghost and the
-    agents come free (after wrap-up)."""
-    from acd.protocol import AgentCallEnded, CallerLeft
-
-    owned = sip.switch.controller.calls
-    waiting = [row["call_id"] for row in snapshot.get("calls", []) if row["call_id"] not in owned]
-    talking = [
-        (row["id"], row["call_id"])
-        for row in snapshot.get("agents", [])
-        if row.get("call_id") and row["call_id"] not in owned and row["call_id"] not in waiting
-    ]
-    for call_id in waiting:
-        sip.switch.acd_input(CallerLeft(call_id=call_id), now)
-    for agent_id, call_id in talking:
-        sip.switch.acd_input(AgentCallEnded(call_id=call_id, agent_id=agent_id), now)
-    if waiting or talking:
-        log.warning(
-            "calls lost with the old leader's node: %d waiting, %d with agents",
-            len(waiting),
-            len(talking),
-        )
 
 
 def recordings_dir(config: Config) -> Path:
