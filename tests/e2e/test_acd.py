@@ -126,3 +126,48 @@ def test_callers_wait_in_order_and_are_served_one_after_another(tmp_path: Path) 
         assert served == queued, (queued, served)  # first come, first served
         waits = [float(event_field(line, "waited") or 0) for line in server.events("call_dequeued")]
         assert waits[0] < 1 < 2 < waits[1] < waits[2], waits
+        # The same three calls, and only they, in /metrics and in the stored call records.
+        metrics = poll(lambda: _answered_metric(server) == 3 and True, timeout=5)
+        assert metrics, _answered_metric(server)
+        report = poll(lambda: _report_rows(tmp_path), timeout=5)
+        assert report and report["Requests"] == "3" and report["Answered"] == "3", report
+
+
+def _answered_metric(server: Server) -> float:
+    import urllib.request
+
+    url = f"http://127.0.0.1:{server.extra['http_port']}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith('cti_calls_total{outcome="answered"}')
+    )
+
+
+def _report_rows(tmp: Path) -> dict[str, str] | None:
+    """The report's total row (csv) for today, from the server's own database."""
+    import csv
+    import io
+    import subprocess
+    import sys
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("Asia/Seoul")).strftime("%Y-%m-%d")
+    out = tmp / "report.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "cti_server", "report", "--from", today, "--format", "csv",
+         "--out", str(out), "--data-dir", str(tmp / "data")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if done.returncode != 0 or not out.exists():
+        return None
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    header = next((r for r in rows if "Requests" in " ".join(r)), None)
+    return (
+        dict(zip([h.split()[-1] if h else h for h in header], rows[-1], strict=False))
+        if header
+        else None
+    )
