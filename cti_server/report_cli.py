@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +30,7 @@ from cti_server.storage.migrations import current_revision, head_revision
 from cti_server.storage.repos import CallRecord as StoredCall
 from cti_server.storage.tables import CallRecordRow
 from metrics.cdr import CallRecord, Outcome
+from metrics.event_rows import AgentStateRow
 from metrics.periods import GROUPINGS, PeriodError, parse_moment
 from metrics.reports import csv_rows, html_page, text_table
 from metrics.stats import StatsSettings, StatsTable, period_stats
@@ -132,11 +133,14 @@ def _report(args: argparse.Namespace) -> int:
     if end <= start:
         raise ReportError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
     records = load_records(config, start, end)
+    states = load_agent_states(config, start, end)
     settings = StatsSettings(
         service_level_seconds=args.sl_seconds, short_abandon_seconds=args.short_abandon
     )
     try:
-        table = period_stats(records, start=start, end=end, by=args.by, tz=tz, settings=settings)
+        table = period_stats(
+            records, start=start, end=end, by=args.by, tz=tz, settings=settings, agent_states=states
+        )
     except PeriodError as exc:
         raise ReportError(str(exc)) from exc
     sys.stdout.write(text_table(table) + "\n")
@@ -186,6 +190,39 @@ def load_records(config: Config, start: datetime, end: datetime) -> list[CallRec
     finally:
         db.dispose_sync()
     return [from_stored(r) for r in rows]
+
+
+STATE_LOOKBACK = timedelta(days=1)  # the state an agent was in when the period began
+
+
+def load_agent_states(config: Config, start: datetime, end: datetime) -> list[AgentStateRow]:
+    """The agent state log around ``[start, end)`` (for occupancy), oldest first."""
+    from cti_server.storage.tables import AgentStateLogRow
+
+    db = Database.from_config(config)
+    log = AgentStateLogRow
+    stmt = (
+        select(log)
+        .where(log.at >= (start - STATE_LOOKBACK).astimezone(UTC))
+        .where(log.at < end.astimezone(UTC))
+        .order_by(log.at, log.id)
+    )
+    try:
+        with Session(db.sync_engine) as session:
+            return [
+                AgentStateRow(
+                    at=row.at.timestamp(),
+                    agent_id=row.agent_id,
+                    state=row.state,
+                    previous=row.previous or "",
+                    reason=row.reason or "",
+                    call_id=row.call_id,
+                    by=row.by or "",
+                )
+                for row in session.scalars(stmt)
+            ]
+    finally:
+        db.dispose_sync()
 
 
 def _stored(row: CallRecordRow) -> StoredCall:
