@@ -147,6 +147,21 @@ class App:
         finally:
             self.sip.flush()
 
+    def _log_agents_out(self) -> None:
+        """A stopping server ends its agents' sessions, so the agent state log (occupancy)
+        does not show them busy or ready for the whole time it was down."""
+        acd = self.center.acd if self.center is not None else None
+        if acd is None or not acd.active:
+            return
+        from acd.protocol import AgentLogout
+
+        for row in acd.agents():
+            if row["state"] != "logged_out":
+                try:
+                    self.agent_input(AgentLogout(agent_id=row["id"], reason="server_stopped"))
+                except (ValueError, LookupError, RuntimeError):
+                    log.exception("could not log agent %s out at shutdown", row["id"])
+
     @property
     def http_port(self) -> int:
         return int(self.http_port_obj.getHost().port) if self.http_port_obj else 0
@@ -178,6 +193,7 @@ class App:
         return int(self.ports[0].getHost().port) if self.ports else self.config.sip.port
 
     def stop(self) -> Any:
+        self._log_agents_out()
         self.sip.stop()
         if self.media is not None:
             self.media.stop()
