@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -62,6 +63,10 @@ class RecordWriter:
         self._pool: ThreadPool | None = None
         if run_in_thread is None:
             self._pool = ThreadPool(1, 1, "record-journal")
+            # A daemon: a process whose reactor never shuts down (a test runner, an embedding
+            # application) must still exit. Nothing is lost by it: every entry was written
+            # before it counted as done, and ``stop`` syncs and closes the journal.
+            self._pool.threadFactory = _daemon_thread  # type: ignore[assignment]
         self._in_thread: InThread = run_in_thread or self._in_own_thread
         self._loop = LoopingCall(self._tick)
         self._loop.clock = reactor
@@ -102,7 +107,6 @@ class RecordWriter:
         reactor runs: the first commit waits for its loop)."""
         if self._pool is not None:
             self._pool.start()
-            # Its thread is not a daemon: a reactor stopped without ``stop`` must not hang exit.
             self._trigger = self._reactor.addSystemEventTrigger(
                 "after", "shutdown", self._stop_pool
             )
@@ -305,3 +309,9 @@ def _cancelling(result: bool, call: Any) -> bool:
     if call.active():
         call.cancel()
     return result
+
+
+def _daemon_thread(*args: Any, **kwargs: Any) -> threading.Thread:
+    thread = threading.Thread(*args, **kwargs)
+    thread.daemon = True
+    return thread
