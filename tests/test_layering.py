@@ -16,6 +16,7 @@ CORE_DIRS = [
     "cti_server/sip",
     "cti_server/rtp",
     "cti_server/call",
+    "cti_server/events",
     "cti_server/media",
     "recording",
     "acd",
@@ -23,7 +24,6 @@ CORE_DIRS = [
     "ivr_flows",
 ]
 CORE_FILES = [
-    "cti_server/events.py",
     "cti_server/ids.py",
     "cti_server/actions.py",
     "cti_server/bus.py",
