@@ -7,7 +7,7 @@ once, what they use of the controller. Only ``CallController`` is ever instantia
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cti_server import events as ev
@@ -71,6 +71,11 @@ class ControllerBase:
         raise NotImplementedError
 
     def _take_pending(self) -> list[LegAction]:
+        raise NotImplementedError
+
+    def _play_to_caller(
+        self, call: Call, parts: Sequence[tuple[str, Mapping[str, int]]], language: str, now: float
+    ) -> bool:
         raise NotImplementedError
 
     def acd_ready(self) -> bool:

@@ -139,7 +139,9 @@ class IvrHost(ControllerBase):
             # (StopPlaying, or replaced by the next Play), or at once if there is no audio.
             if isinstance(action, Play):
                 owed = call.ivr_playing
-                call.ivr_playing = self._play_prompts(call, action, now) or owed
+                parts = [(ref.prompt, ref.slots) for ref in action.prompts]
+                playing = self._play_to_caller(call, parts, action.language, now)
+                call.ivr_playing = playing or owed
                 if not call.ivr_playing or owed:
                     pending += run.handle(PromptFinished(), now)
             elif isinstance(action, StopPlaying):
@@ -202,33 +204,6 @@ class IvrHost(ControllerBase):
         return self._originate(call, uris, call.caller, None, b"", 69, agent, now, prefer=codec)
 
     # --- prompts --------------------------------------------------------------------------
-
-    def _play_prompts(self, call: Call, action: Play, now: float) -> bool:
-        """Queue the prompts' frames on the caller's leg; False when there is nothing to play."""
-        plan, prompts = self._plan, self._prompts
-        leg = call.inbound
-        if plan is None or prompts is None or not leg.alive:
-            return False
-        codec = plan.codec(leg.leg_id) or "PCMU"
-        frames: list[bytes] = []
-        for ref in action.prompts:
-            clip = prompts.frames(ref.prompt, action.language, codec, **ref.slots)
-            if clip:
-                frames += clip
-                self._events.append(
-                    ev.PromptStarted(
-                        at=now,
-                        call_id=call.call_id,
-                        leg_id=leg.leg_id,
-                        prompt=ref.prompt,
-                        language=action.language,
-                    )
-                )
-        if not frames:
-            return False
-        plan.media.stop_playing(leg.leg_id)
-        plan.media.play(leg.leg_id, frames)
-        return True
 
     def _stop_prompt(self, call: Call) -> None:
         if self._plan is not None and call.inbound.alive:

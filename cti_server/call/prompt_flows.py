@@ -10,6 +10,8 @@ recorder's job: it reacts to ``VoiceMessageStarted`` and ``CallCleared`` on the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from cti_server import events as ev
 from cti_server.actions import LegAction, RespondLeg
 from cti_server.call.controller_base import ControllerBase
@@ -167,27 +169,46 @@ class PromptFlows(ControllerBase):
     def _answer_and_play(
         self, call: Call, prompt: str, language: str, now: float
     ) -> list[LegAction] | None:
-        plan, prompts = self._plan, self._prompts
+        plan = self._plan
         inbound = call.inbound
-        if plan is None or prompts is None or not plan.has_offer(inbound.leg_id):
+        if plan is None or not plan.has_offer(inbound.leg_id):
             return None
-        frames = prompts.frames(prompt, language, plan.codec(inbound.leg_id) or "PCMU")
-        if not frames or not inbound.alive:
+        if not self._play_to_caller(call, [(prompt, {})], language, now):
             return None
-        self._events.append(
-            ev.PromptStarted(
-                at=now,
-                call_id=call.call_id,
-                leg_id=inbound.leg_id,
-                prompt=prompt,
-                language=language,
-            )
-        )
-        plan.media.play(inbound.leg_id, frames)
         if inbound.up:
             return []
         inbound.apply(LegInput.ANSWER, now)
         return [RespondLeg(leg_id=inbound.leg_id, status=200, sdp=plan.make_answer(inbound.leg_id))]
+
+    def _play_to_caller(
+        self, call: Call, parts: Sequence[tuple[str, Mapping[str, int]]], language: str, now: float
+    ) -> bool:
+        """Replace what the caller hears with these prompts (with their number slots), one
+        ``PromptStarted`` per prompt that has audio; False when none has (nothing changes)."""
+        plan, prompts = self._plan, self._prompts
+        leg = call.inbound
+        if plan is None or prompts is None or not leg.alive:
+            return False
+        codec = plan.codec(leg.leg_id) or "PCMU"
+        frames: list[bytes] = []
+        for prompt, slots in parts:
+            clip = prompts.frames(prompt, language, codec, **slots)
+            if clip:
+                frames += clip
+                self._events.append(
+                    ev.PromptStarted(
+                        at=now,
+                        call_id=call.call_id,
+                        leg_id=leg.leg_id,
+                        prompt=prompt,
+                        language=language,
+                    )
+                )
+        if not frames:
+            return False
+        plan.media.stop_playing(leg.leg_id)
+        plan.media.play(leg.leg_id, frames)
+        return True
 
     def _language(self) -> str:
         return self._settings.language

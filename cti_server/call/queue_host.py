@@ -337,28 +337,11 @@ class QueueHost(ControllerBase):
     def _play_then(
         self, call: Call, parts: list[tuple[str, dict[str, int]]], after: str, now: float
     ) -> bool:
-        plan, prompts = self._plan, self._prompts
-        if plan is None or prompts is None or not call.inbound.alive or not parts:
-            return False
-        codec = plan.codec(call.inbound.leg_id) or "PCMU"
+        """Play ``parts`` in the call's language, then do ``after`` (music or a hang-up)."""
         language = call.language or self._settings.language
-        frames: list[bytes] = []
-        for prompt, slots in parts:
-            frames += prompts.frames(prompt, language, codec, **slots)
-        if not frames:
+        if not parts or not self._play_to_caller(call, parts, language, now):
             return False
-        plan.media.stop_playing(call.inbound.leg_id)
-        plan.media.play(call.inbound.leg_id, frames)
         call.after_prompt = after
-        self._events.append(
-            ev.PromptStarted(
-                at=now,
-                call_id=call.call_id,
-                leg_id=call.inbound.leg_id,
-                prompt=parts[0][0],
-                language=language,
-            )
-        )
         return True
 
     def _queue_prompt_done(self, call: Call, now: float) -> list[LegAction]:
