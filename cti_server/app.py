@@ -86,6 +86,7 @@ class App:
                 for p in self.ports:
                     p.stopListening()
                 self.ports.clear()
+                self.sip.udp.transport = None  # the protocol is bound again on the next try
                 if attempt == (19 if cfg.port == 0 else 0):
                     raise
         if cfg.port == 0:  # the Via/Contact address must name the port really bound

@@ -42,6 +42,7 @@ class TakenOnce(MemoryReactorClock):
         self, port: int, protocol: Any, interface: str = "", maxPacketSize: int = 8192
     ) -> Any:
         self.udp.append(FakeUdpPort(port))
+        protocol.makeConnection(self.udp[-1])  # as Twisted does: one transport per protocol
         return self.udp[-1]
 
     def listenTCP(self, port: int, factory: Any, backlog: int = 50, interface: str = "") -> Any:
