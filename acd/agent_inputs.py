@@ -26,6 +26,9 @@ from acd.queue import QueueState
 
 
 class AgentInputs(Engine):
+    def _release_claim_of(self, agent: Agent) -> bool:
+        raise NotImplementedError  # acd.claims.Claims
+
     def _login(self, item: AgentLogin, now: float) -> None:
         agent = self.roster.get(item.agent_id)
         if agent.state is not AgentState.LOGGED_OUT:
@@ -38,7 +41,9 @@ class AgentInputs(Engine):
         agent = self.roster.get(item.agent_id)
         if agent.state is AgentState.LOGGED_OUT:
             return
-        if agent.state is AgentState.RESERVED:
+        if agent.state is AgentState.RESERVED and self._release_claim_of(agent):
+            pass
+        elif agent.state is AgentState.RESERVED:
             call = self.calls[agent.call_id or ""]
             call.offered_to.remove(agent.agent_id)
             self.actions.append(

@@ -17,7 +17,7 @@ from acd.queue import QueueState
 def audit(engine: Engine) -> list[str]:
     problems: list[str] = []
     agents, calls = engine.roster.agents, engine.calls
-    holders: Counter[str] = Counter()
+    holders: Counter[str] = Counter(engine.claims.values())
     for call in calls.values():
         queue = engine.queues[call.queue]
         ring_all = queue.strategy.ring_all

@@ -43,6 +43,7 @@ from acd.dialer_protocol import (
     CallbackDue,
     CallEnded,
     CampaignCommand,
+    CampaignDefined,
     DialerAction,
     DialerInput,
     DialResult,
@@ -93,6 +94,8 @@ class Dialer(DialerOutcomes):
                 self.ended(item, now)
             case CampaignCommand():
                 self.command(item, now)
+            case CampaignDefined():
+                self.define(item.settings)
             case DncUpdated():
                 self._dnc(item, now)
             case AgentsChanged():
@@ -129,7 +132,7 @@ class Dialer(DialerOutcomes):
         """Refuse a bad batch before any of it is taken (nothing half-applied)."""
         if work.kind != kind:
             raise ValueError(f"item {work.id!r} is a {work.kind}, not a {kind}")
-        if kind == "lead" and self.settings.campaign(work.campaign) is None:
+        if kind == "lead" and work.campaign not in self.campaigns:
             raise UnknownCampaignError(work.campaign)
         if kind == "callback" and not work.queue:
             raise ValueError(f"callback {work.id!r} has no queue")
@@ -162,9 +165,7 @@ class Dialer(DialerOutcomes):
     def _track(self, work: WorkItem) -> Tracked:
         policy: DialPolicy
         if work.kind == "lead":
-            campaign = self.settings.campaign(work.campaign)
-            if campaign is None:
-                raise UnknownCampaignError(work.campaign)
+            campaign = self.run(work.campaign).settings
             target, queue, policy = f"campaign:{campaign.name}", campaign.queue, campaign
             customer_first = campaign.customer_first
         else:

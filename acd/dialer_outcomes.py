@@ -9,7 +9,6 @@ A current attempt in a state the report does not fit is a protocol error
 
 from __future__ import annotations
 
-from acd import dialer_events as dev
 from acd.dialer_model import ItemState, Step, Tracked, campaign_next
 from acd.dialer_protocol import (
     AgentReserved,
@@ -24,6 +23,7 @@ from acd.dialer_protocol import (
     ReserveAgent,
 )
 from acd.dialer_state import LOST_DIAL_GRACE, CampaignRun, DialerState
+from cti_server.events import dialer as dev
 
 
 class DialerOutcomes(DialerState):

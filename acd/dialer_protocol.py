@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from acd.dialer_settings import CampaignSettings
+
 ItemKind = Literal["callback", "lead"]
 DialOutcome = Literal["answered", "busy", "no_answer", "failed", "rejected", "abandoned"]
 CampaignCommandName = Literal["start", "pause", "resume", "stop"]
@@ -132,6 +134,14 @@ class CampaignCommand:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CampaignDefined:
+    """A campaign created (or changed) at run time, e.g. from a CSV through the API or CLI.
+    A new one starts stopped; a known one keeps its state, pacing level and calls."""
+
+    settings: CampaignSettings
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Recovered:
     """At start-up: items the store left in ``dialing`` (the process died mid-attempt)."""
 
@@ -155,6 +165,7 @@ DialerInput = (
     | DialResult
     | CallEnded
     | CampaignCommand
+    | CampaignDefined
     | Recovered
     | DncUpdated
 )

@@ -17,7 +17,6 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from acd import dialer_events as dev
 from acd.calling_hours import next_open, zone
 from acd.deadlines import Deadlines
 from acd.dialer_model import LINES, CampaignState, ItemState, Tracked, UnknownCampaignError
@@ -33,6 +32,7 @@ from acd.dialer_protocol import (
 from acd.dialer_settings import CampaignSettings, DialerSettings
 from acd.pacing import Pacer
 from cti_server import events as ev
+from cti_server.events import dialer as dev
 from cti_server.ids import RandomSource
 from ivr_flows.auth import normalize_number
 
@@ -93,6 +93,15 @@ class DialerState:
         if found is None:
             raise UnknownCampaignError(campaign)
         return found
+
+    def define(self, campaign: CampaignSettings) -> None:
+        run = self.campaigns.get(campaign.name)
+        if run is None:
+            self.campaigns[campaign.name] = CampaignRun(
+                campaign, CampaignState.STOPPED, Pacer(campaign.pacing)
+            )
+        else:
+            run.settings = campaign
 
     def may_dial(self, tracked: Tracked) -> bool:
         run = self.campaigns.get(tracked.campaign)

@@ -37,9 +37,9 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from acd.agent_inputs import AgentInputs
 from acd.agent_state import AgentInput, AgentState
 from acd.audit import audit
+from acd.claims import Claims
 from acd.errors import DuplicateCallError, UnknownQueueError
 from acd.model import Agent, CallStatus, WaitingCall
 from acd.protocol import (
@@ -52,6 +52,7 @@ from acd.protocol import (
     Announce,
     CallerLeft,
     ChangeAgentState,
+    ClaimAgent,
     OfferAnswered,
     OfferFailed,
     QueueCall,
@@ -66,7 +67,7 @@ from cti_server import events as ev
 from cti_server.ids import RandomSource
 
 
-class Distributor(AgentInputs):
+class Distributor(Claims):
     def __init__(self, settings: AcdSettings, rng: RandomSource) -> None:
         super().__init__(settings, rng)
 
@@ -86,6 +87,8 @@ class Distributor(AgentInputs):
                 self._failed(item, now)
             case AgentCallEnded():
                 self._call_ended(item, now)
+            case ClaimAgent():
+                self._claim(item, now)
             case AgentLogin():
                 self._login(item, now)
             case AgentLogout():
@@ -155,6 +158,8 @@ class Distributor(AgentInputs):
         self.join(call, item.queue, now)
 
     def _caller_left(self, item: CallerLeft, now: float) -> None:
+        if self._claim_failed(item.call_id, None, "caller_left", now):
+            return
         call = self.calls.get(item.call_id)
         if call is None:
             return  # answered, overflowed or never queued: not ours any more
@@ -180,6 +185,8 @@ class Distributor(AgentInputs):
         return call, self.roster.agents[agent_id]
 
     def _answered(self, item: OfferAnswered, now: float) -> None:
+        if self._claim_answered(item.call_id, item.agent_id, now):
+            return
         found = self._offered(item.call_id, item.agent_id)
         if found is None:
             return  # withdrawn meanwhile: the host hangs the agent leg up
@@ -202,6 +209,8 @@ class Distributor(AgentInputs):
         self.withdraw_all(call, "answered_elsewhere", now)
 
     def _failed(self, item: OfferFailed, now: float) -> None:
+        if self._claim_failed(item.call_id, item.agent_id, item.reason, now):
+            return
         found = self._offered(item.call_id, item.agent_id)
         if found is None:
             return

@@ -60,6 +60,7 @@ class Engine:
         self.designated: dict[str, dict[str, None]] = {}  # agent -> calls reserved for them
         self.deadlines = Deadlines()
         self.restored_offers: set[str] = set()  # calls ringing when a snapshot was taken
+        self.claims: dict[str, str] = {}  # dialer calls -> the agent reserved (acd.claims)
         self.call_seq = 0
         self.offer_seq = 0
         self.now = 0.0

@@ -103,6 +103,18 @@ class AgentCallEnded:
     agent_id: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimAgent:
+    """Reserve a READY agent for a call the dialer makes (a callback, a campaign lead): the
+    agent is RESERVED while their phone rings, then ``OfferAnswered`` (BUSY),
+    ``OfferFailed`` or ``CallerLeft`` end the claim as they end an offer. The host rings the
+    phone and owns the ring timeout; the claim is not a waiting call of the queue."""
+
+    call_id: str
+    agent_id: str
+    queue: str
+
+
 AcdInput = (
     AgentLogin
     | AgentLogout
@@ -113,6 +125,7 @@ AcdInput = (
     | OfferAnswered
     | OfferFailed
     | AgentCallEnded
+    | ClaimAgent
 )
 
 # --- actions ------------------------------------------------------------------------------------

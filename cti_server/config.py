@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from acd.dialer_settings import DialerSettings
 from acd.settings import AcdSettings
 from ivr_flows.settings import IvrSettings
 
@@ -253,6 +254,7 @@ class Config(_Model):
     redis: RedisConfig = RedisConfig()
     ivr: IvrSettings = IvrSettings()
     acd: AcdSettings = AcdSettings()
+    dialer: DialerSettings = DialerSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Config:
@@ -272,6 +274,15 @@ class Config(_Model):
                 trunk = next(t for t in self.trunks if t.name == value)
                 if trunk.outbound_uri is None:
                     raise ValueError(f"route {route.match!r}: trunk {value!r} has no outbound_uri")
+        queues = {q.name for q in self.acd.queues}
+        dial_queues = [q.name for q in self.dialer.queues] + [
+            c.queue for c in self.dialer.campaigns
+        ]
+        for name in dial_queues:
+            if name not in queues:
+                raise ValueError(
+                    f"dialer: unknown ACD queue {name!r} (acd.queues has {sorted(queues)})"
+                )
         return self
 
     def with_overrides(self, **changes: Any) -> Config:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from itertools import count
+from typing import Any, TypeVar
 
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
 
@@ -19,6 +20,7 @@ from cti_server.call.switch import CallSwitch
 from cti_server.rtp.bridge import MediaEvent
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class SipService:
@@ -109,6 +111,14 @@ class SipService:
         self._timer.rearm(self.switch.get_timer())
         if self.after_flush is not None:
             self.after_flush()
+
+    def control(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run one switch request from outside the network path (the dialer, the API) with
+        ``now`` appended, then send what it produced. Its errors reach the caller."""
+        try:
+            return fn(*args, self._reactor.seconds())
+        finally:
+            self._flush()
 
     def service_done(self, call_id: str, result: ServiceResult) -> None:
         """The thread pool finished a call's slow work (lookup, PIN check, ...)."""

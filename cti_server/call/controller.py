@@ -25,6 +25,7 @@ from cti_server.actions import (
 )
 from cti_server.call.call_setup import CallSetup
 from cti_server.call.deadlines import DeadlineHeap
+from cti_server.call.dial_out import DialOutHost
 from cti_server.call.ivr_host import IvrHost
 from cti_server.call.media_plan import MediaPlanner, PromptSource
 from cti_server.call.midcall import MidCall
@@ -61,7 +62,7 @@ Locator = Callable[[str, float], list[str]]  # account user, now -> contact URIs
 IdSource = Callable[[str], str]  # prefix -> new unique id
 
 
-class CallController(CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, Teardown):
+class CallController(CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, DialOutHost, Teardown):
     def __init__(
         self,
         router: Router,
@@ -201,6 +202,10 @@ class CallController(CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, Teardo
     def _on_answered(self, call: Call, leg: Leg, e: le.LegAnswered, now: float) -> list[LegAction]:
         if not leg.alive:
             return []  # answered after we gave up: the endpoint ACKs and we BYE it
+        if call.dial is not None and leg is call.inbound:
+            return self._dial_agent_answered(call, leg, e, now)
+        if call.dial is not None and leg is call.peer:
+            return self._dial_customer_answered(call, leg, e, now)
         if leg.offer_queue is not None and leg is not call.peer:
             return self._offer_answered(call, leg, e, now)
         leg.apply(LegInput.ANSWER, now)
@@ -241,6 +246,8 @@ class CallController(CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, Teardo
     def _on_failed(self, call: Call, leg: Leg, e: le.LegFailed, now: float) -> list[LegAction]:
         if leg.offer_queue is not None and leg is not call.peer:
             return self._offer_failed(call, leg, e, now)
+        if call.dial is not None and leg is call.inbound:
+            return self._dial_agent_failed(call, leg, e, now)
         was_alive = leg.alive
         leg.apply(LegInput.ENDED, now)
         self._legs.pop(leg.leg_id, None)

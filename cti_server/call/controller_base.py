@@ -73,6 +73,9 @@ class ControllerBase:
     def _take_pending(self) -> list[LegAction]:
         raise NotImplementedError
 
+    def _acd_run(self, actions: list[Any], now: float) -> list[LegAction]:
+        raise NotImplementedError
+
     def _play_to_caller(
         self, call: Call, parts: Sequence[tuple[str, Mapping[str, int]]], language: str, now: float
     ) -> bool:

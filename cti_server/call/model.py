@@ -174,6 +174,7 @@ class Call:
     auth_method: str | None = None
     screen_pop: dict[str, Any] | None = None  # assembled off the reactor, attached here
     after_prompt: str | None = None  # what to do when the current prompt ends (queued calls)
+    dial: Any = None  # call.dial_out.DialOut: a call the server placed (callback, lead, click)
 
     def legs(self) -> list[Leg]:
         out = [self.inbound]

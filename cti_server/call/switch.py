@@ -11,6 +11,7 @@ from __future__ import annotations
 from acd.protocol import AcdInput
 from cti_server.actions import LegAction
 from cti_server.call.controller import CallController
+from cti_server.call.dial_out import DialOut
 from cti_server.call.services import ServiceRequest, ServiceResult
 from cti_server.events import Event
 from cti_server.rtp.bridge import MediaCore, MediaEvent
@@ -37,6 +38,18 @@ class CallSwitch:
     def acd_input(self, item: AcdInput, now: float) -> None:
         """An agent state change from the API (or a supervisor)."""
         self._execute(self.controller.acd_input(item, now), now)
+
+    def dial_out(self, req: DialOut, now: float) -> str:
+        """Place a call agent-first (callback, lead, click-to-call); raises ``DialError``."""
+        call_id, actions = self.controller.dial_out(req, now)
+        self._execute(actions + self.controller._take_pending(), now)
+        return call_id
+
+    def dial_customer(self, call_id: str, caller_id: str, timeout: float, now: float) -> None:
+        self._execute(self.controller.dial_customer(call_id, caller_id, timeout, now), now)
+
+    def hang_up(self, call_id: str, cause: str, now: float) -> None:
+        self._execute(self.controller.hang_up(call_id, cause, now), now)
 
     def _execute(self, actions: list[LegAction], now: float) -> None:
         for action in actions:

@@ -7,13 +7,6 @@ from typing import Any, Literal
 
 import pytest
 
-from acd.dialer_events import (
-    CallbackCompleted,
-    CallbackDialed,
-    DialGaveUp,
-    DialRescheduled,
-    OutboundCallEnded,
-)
 from acd.dialer_model import IllegalDialTransition, UnknownCampaignError
 from acd.dialer_protocol import (
     AgentReserved,
@@ -31,6 +24,13 @@ from acd.dialer_protocol import (
     ReleaseAgent,
     Reschedule,
     ReserveAgent,
+)
+from cti_server.events.dialer import (
+    CallbackCompleted,
+    CallbackDialed,
+    DialGaveUp,
+    DialRescheduled,
+    OutboundCallEnded,
 )
 from tests.unit.acd.dialer_rig import NEW_YORK, TUESDAY_10, Rig, at, item, lead
 

@@ -9,7 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from acd.calling_hours import is_open, next_open, zone
-from acd.dialer_events import DialAbandoned, LeadDialed, PacingChanged
 from acd.dialer_model import IllegalCampaignCommand, UnknownCampaignError, retry_delay
 from acd.dialer_protocol import (
     AgentReserved,
@@ -28,6 +27,7 @@ from acd.dialer_protocol import (
 from acd.dialer_settings import CallingHours, DialerSettings, PacingSettings, RetrySettings
 from acd.pacing import Pacer, lines_to_dial
 from cti_server import events as ev
+from cti_server.events.dialer import DialAbandoned, LeadDialed, PacingChanged
 from tests.unit.acd.dialer_rig import NEW_YORK, TUESDAY_10, Rig, at, item, lead
 
 CONFIG: dict[str, Any] = {

@@ -1,9 +1,8 @@
 """The dialer's domain events, for metrics and the desktop push.
 
 Frozen, keyword-only ``cti_server.events.Event`` subclasses with a stable wire ``name``, so
-``to_json``/``from_json`` already handle them; they live here until they move into
-``cti_server/events.py`` with the rest of the vocabulary. Numbers are not in them: the item
-ids lead to the store, which has them.
+``to_json``/``from_json`` already handle them; numbers are not in them (the item
+ids lead to the store, which has them), except in ``CallDialed``, which opens the call's record.
 """
 
 from __future__ import annotations
@@ -11,7 +10,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from cti_server.events import Event
+from cti_server.events.base import Event
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallDialed(Event):
+    """The server placed a call for the dialer: a callback or a campaign lead (it opens the
+    call record, as ``CallDelivered`` does for an inbound call). Agent-first: ``agent_id``'s
+    phone rings first, then ``number``."""
+
+    name: ClassVar[str] = "call_dialed"
+    call_id: str
+    number: str
+    queue: str
+    kind: str  # callback | lead
+    item_id: str
+    attempt_id: str
+    agent_id: str | None = None
+    customer_id: str | None = None
+    campaign: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DialAgentConnected(Event):
+    """Agent-first: the agent answered their phone for the attempt; the customer is next."""
+
+    name: ClassVar[str] = "dial_agent_connected"
+    call_id: str
+    attempt_id: str
+    agent_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
