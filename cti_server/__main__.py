@@ -86,15 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ha1.add_argument("user")
     ha1.add_argument("--realm", default="cti.local", help="SIP realm (default: cti.local)")
+    from cti_server.campaign_cli import add_campaign_commands
     from cti_server.media.cli import add_prompts_parser
     from cti_server.report_cli import add_report_command
     from cti_server.simulate_cli import add_simulate_command
     from cti_server.storage.cli import add_db_parser
     from cti_server.storage.customer_cli import add_customer_commands
+    from cti_server.storage.user_cli import add_user_commands
 
     add_prompts_parser(sub)
     add_db_parser(sub)
     add_customer_commands(sub)
+    add_campaign_commands(sub)
+    add_user_commands(sub)
     add_simulate_command(sub)
     add_report_command(sub)
     return parser
@@ -126,7 +130,16 @@ def main(argv: list[str] | None = None) -> int:
             return _check_config(args.file)
         if args.command == "ha1":
             return _ha1(args.user, args.realm)
-        if args.command in ("prompts", "db", "accounts", "customers", "simulate", "report"):
+        if args.command in (
+            "prompts",
+            "db",
+            "accounts",
+            "customers",
+            "campaigns",
+            "users",
+            "simulate",
+            "report",
+        ):
             return int(args.handler(args))
         if args.command == "demo":
             from cti_server.demo import run_demo
@@ -163,6 +176,13 @@ def check_references(config: Config, source: str) -> None:
         validate_strategies(config.acd)
     except (ValueError, ConfigError) as exc:
         problems.append(f"{source}: acd: {exc}")
+    from cti_server.crm.script_loader import check_scripts
+
+    campaigns = [c.name for c in config.dialer.campaigns]
+    problems += [
+        f"{source}: {p}"
+        for p in check_scripts(config.crm, sorted(queues), campaign_names=campaigns)
+    ]
     if problems:
         raise ConfigError(problems)
     load_config_flows(config)  # every flow file checked; ConfigError lists file:line problems

@@ -68,6 +68,7 @@ class App:
     ha: Any = None  # HaService: the leader lease and event stream (redis.url set)
     records: Any = None  # RecordWriter: call records, queue events, agent log -> journal -> SQL
     cdr: Any = None  # CdrService: the bus folded into call records
+    dialer: Any = None  # DialerService: callbacks and campaigns dialled out (ACD configured)
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
 
@@ -104,6 +105,8 @@ class App:
             self.recording.retention.start()
         if self.ha is not None:
             self.ha.start()
+        if self.dialer is not None:
+            self.dialer.start()
         if self.media is not None:
             self.media.start()
             log.info(
@@ -194,6 +197,8 @@ class App:
         return int(self.ports[0].getHost().port) if self.ports else self.config.sip.port
 
     def stop(self) -> Any:
+        if self.dialer is not None:
+            self.dialer.stop()
         self._log_agents_out()
         self.sip.stop()
         if self.media is not None:
@@ -312,6 +317,13 @@ def build_app(
     if center.flows is not None or center.acd is not None:
         services = build_call_services(config, reactor, sip.service_done, switch.controller.calls)
         sip.on_requests = services.submit
+    dialer = None
+    if center.acd is not None:
+        from cti_server.adapters.dialer_service import build_dialer_service
+
+        dialer = build_dialer_service(
+            config, reactor, sip, center.acd, bus, rng or random.SystemRandom()
+        )
     media = None
     recording = None
     if switch.media is not None:
@@ -335,6 +347,7 @@ def build_app(
         ha=ha,
         records=records,
         cdr=cdr,
+        dialer=dialer,
     )
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from acd.dialer_settings import DialerSettings
 from acd.settings import AcdSettings
+from cti_server.crm.script_settings import ScriptSettings
 from ivr_flows.settings import IvrSettings
 
 TargetKind = Literal["extension", "trunk", "uri", "flow", "queue"]
@@ -255,6 +256,7 @@ class Config(_Model):
     ivr: IvrSettings = IvrSettings()
     acd: AcdSettings = AcdSettings()
     dialer: DialerSettings = DialerSettings()
+    crm: ScriptSettings = ScriptSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Config:

@@ -76,6 +76,20 @@ def _delivered(r: CallRecord, e: ev.CallDelivered) -> CallRecord:
     )
 
 
+def _dialed(r: CallRecord, e: ev.CallDialed) -> CallRecord:
+    """A call the dialer placed: the customer is the "caller" the record is about."""
+    return replace(
+        r,
+        caller=e.number,
+        called=e.agent_id or "",
+        route=f"dialer:{e.kind}",
+        queue=e.queue or None,
+        customer_id=e.customer_id or r.customer_id,
+        callback_id=e.item_id if e.kind == "callback" else r.callback_id,
+        started_at=e.at,
+    )
+
+
 def _ivr_started(r: CallRecord, e: ev.IvrStarted) -> CallRecord:
     return replace(r, ivr=IvrVisit(flow=e.flow, language=e.language, started_at=e.at))
 
@@ -238,6 +252,7 @@ def _cleared(r: CallRecord, e: ev.CallCleared) -> CallRecord:
 
 _STEPS: dict[type[ev.Event], Callable[[CallRecord, Any], CallRecord]] = {
     ev.CallDelivered: _delivered,
+    ev.CallDialed: _dialed,
     ev.IvrStarted: _ivr_started,
     ev.IvrNodeEntered: _ivr_node,
     ev.IvrEnded: _ivr_ended,

@@ -1,19 +1,6 @@
-"""CRM views for agents: the screen pop (and, later, the agent script tree)."""
+"""CRM views for agents: the screen pop (``screenpop``) and the agent script tree
+(``scripts``, ``script_schema``, ``script_loader``, ``script_settings``).
 
-from cti_server.crm.screenpop import (
-    FrequentProduct,
-    PastInquiry,
-    PaymentMethod,
-    ScreenPop,
-    assemble_screen_pop,
-    build_screen_pop,
-)
-
-__all__ = [
-    "FrequentProduct",
-    "PastInquiry",
-    "PaymentMethod",
-    "ScreenPop",
-    "assemble_screen_pop",
-    "build_screen_pop",
-]
+Nothing is imported here on purpose: ``cti_server.config`` imports ``script_settings``, and
+an eager import of the screen pop would pull in the storage modules that import the config.
+"""

@@ -373,3 +373,12 @@ class AgentStateLogRow(Base):
     by: Mapped[str | None] = mapped_column(Text)  # who changed it: the agent, a supervisor, RONA
     call_id: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+# Tables kept in modules of their own, registered on ``Base.metadata`` here so that whoever
+# imports the schema (migrations, the schema comparison test) sees all of it.
+from cti_server.storage import (  # noqa: E402, F401
+    tables_campaigns,
+    tables_dispositions,
+    tables_users,
+)

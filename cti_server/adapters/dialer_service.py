@@ -1,0 +1,379 @@
+"""The dialer's edge: feeds ``acd.dialer.Dialer`` from the store, the ACD and the calls, and
+executes what it decides (agent-first dials through the call switch, store updates).
+
+Durability (DESIGN.md §3, issue 8): store work runs on the thread pool but strictly one after
+another, in the order the dialer asked for it; ``MarkDialing`` is committed before the
+``Dial`` that follows it leaves (the customer's INVITE waits for the commit). At start the
+attempts the store still has in ``dialing`` come back as ``Recovered``. Only the node whose
+ACD is active (the leader) dials; a standby polls nothing.
+
+Outcomes are read from the bus: ``DialAgentConnected`` (the agent took the attempt),
+``CallFailed`` (the agent's or the customer's leg, with the SIP status), ``CallEstablished``
+(the customer answered) and ``CallCleared``. Bus events are handled one reactor turn later,
+so the dialer is never re-entered from inside a SIP flush.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import LoopingCall
+from twisted.internet.threads import deferToThreadPool
+
+from acd.dialer import Dialer
+from acd.dialer_protocol import (
+    AgentReserved,
+    AgentsChanged,
+    CallbackDue,
+    CallEnded,
+    CampaignCommand,
+    CampaignDefined,
+    Complete,
+    Dial,
+    DialerAction,
+    DialerInput,
+    DialOutcome,
+    DialResult,
+    DncUpdated,
+    GiveUp,
+    HangUpCustomer,
+    LeadsLoaded,
+    MarkDialing,
+    Recovered,
+    ReleaseAgent,
+    Reschedule,
+    ReserveAgent,
+)
+from acd.dialer_settings import DialerSettings
+from cti_server import events as ev
+from cti_server.adapters.timers import DeadlineTimer
+from cti_server.call.dial_out import DialError, DialOut
+
+log = logging.getLogger(__name__)
+
+_BUSY = {486, 600, 603}
+_NO_ANSWER = {408, 480, 487}
+_INVALID = {404, 410, 484, 604}
+_DB_TO_DIALER = {"running": "running", "paused": "paused"}  # anything else: stopped
+
+
+def outcome_of(status: int) -> DialOutcome:
+    """The customer leg's final SIP status -> the dialer's outcome (487: we cancelled it
+    at the ring timeout, so nobody answered)."""
+    if status in _BUSY:
+        return "busy"
+    if status in _NO_ANSWER:
+        return "no_answer"
+    if status in _INVALID:
+        return "rejected"
+    return "failed"
+
+
+@dataclass(slots=True)
+class Attempt:
+    attempt_id: str
+    call_id: str
+    agent_id: str
+    phase: str = "ringing_agent"  # -> agent_on_line -> dialing -> answered -> done
+
+
+class AcdAgentPool:
+    """``AgentPool`` over the live ACD (the holder is swapped on fail-over)."""
+
+    def __init__(self, acd: Any) -> None:
+        self._acd = acd
+
+    def free_agents(self, queue: str) -> list[str]:
+        rows = [r for r in self._acd.agents() if r["state"] == "ready" and queue in r["queues"]]
+        rows.sort(key=lambda r: r.get("idle_since", 0.0))  # longest idle first
+        return [r["id"] for r in rows]
+
+    def inbound_waiting(self, queue: str) -> tuple[int, float]:
+        stats = self._acd.queue_stats(queue)
+        return stats["waiting"], stats["longest_wait"]
+
+    def service_level(self, queue: str) -> float | None:
+        return None
+
+
+class DialerService:
+    def __init__(
+        self,
+        settings: DialerSettings,
+        dialer: Dialer,
+        store: Any,  # cti_server.storage.dialer_store.DialerStore
+        sip: Any,  # cti_server.adapters.sip_service.SipService
+        acd: Any,
+        reactor: Any,
+        publish: Callable[[ev.Event], None],
+    ) -> None:
+        self.settings = settings
+        self.dialer = dialer
+        self._store = store
+        self._sip = sip
+        self._acd = acd
+        self._reactor = reactor
+        self._publish = publish
+        self._timer = DeadlineTimer(reactor, self._on_timer)
+        self._poller = LoopingCall(self.poll)
+        self._poller.clock = reactor
+        self._chain: Deferred[Any] = succeed(None)
+        self._marked: Deferred[Any] = succeed(False)
+        self._attempts: dict[str, Attempt] = {}
+        self._by_call: dict[str, Attempt] = {}
+        self._recovered = False
+        self._nudge: Any = None
+        self.store_failures = 0
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._poller.start(self.settings.poll_interval, now=True)
+
+    def stop(self) -> None:
+        if self._poller.running:
+            self._poller.stop()
+        self._timer.stop()
+
+    def _leader(self) -> bool:
+        return bool(getattr(self._acd, "active", True))
+
+    def poll(self) -> Deferred[Any]:
+        """Read what is due, the campaigns and the DNC list; feed what changed."""
+        if not self._leader():
+            return succeed(None)
+        now = self._reactor.seconds()
+        first = not self._recovered
+        horizon = self.settings.poll_interval * 2
+
+        def read() -> tuple[list[Any], list[Any], list[str], list[Any]]:
+            recovered = self._store.recover_dialing() if first else []
+            return (
+                recovered,
+                self._store.campaigns(),
+                self._store.dnc_numbers(),
+                self._store.due_items(now, horizon),
+            )
+
+        d = self._run_store(read)
+        d.addCallback(self._polled, first)
+        return d
+
+    def _polled(self, found: Any, first: bool) -> None:
+        if found is None:
+            return
+        recovered, campaigns, dnc, items = found
+        if first:
+            self._recovered = True
+            if recovered:
+                log.warning("dialer: %d attempts were in progress at the last stop", len(recovered))
+                self.feed(Recovered(items=tuple(recovered)))
+            if dnc:
+                self.feed(DncUpdated(add=tuple(dnc)))
+        for campaign in campaigns:
+            self._sync_campaign(campaign)
+        leads = tuple(i for i in items if i.kind == "lead" and i.campaign in self.dialer.campaigns)
+        for item in items:
+            if item.kind == "callback":
+                self.feed(CallbackDue(item=item))
+        if leads:
+            self.feed(LeadsLoaded(items=leads))
+
+    def _sync_campaign(self, campaign: Any) -> None:
+        known = self.dialer.campaigns.get(campaign.name)
+        self.feed(
+            CampaignDefined(settings=campaign.settings(self.settings.campaign(campaign.name)))
+        )
+        wanted = _DB_TO_DIALER.get(campaign.status.value, "stopped")
+        current = known.state.value if known is not None else "stopped"
+        command = {
+            ("stopped", "running"): "start",
+            ("paused", "running"): "resume",
+            ("running", "paused"): "pause",
+            ("running", "stopped"): "stop",
+            ("paused", "stopped"): "stop",
+        }.get((current, wanted))
+        if command is not None:
+            self.feed(CampaignCommand(campaign=campaign.name, command=command, by="store"))
+
+    # --- the core -----------------------------------------------------------------------
+
+    def feed(self, item: DialerInput) -> None:
+        now = self._reactor.seconds()
+        try:
+            actions = self.dialer.handle(item, now)
+        except (ValueError, LookupError) as exc:
+            log.warning("dialer refused %s: %s", type(item).__name__, exc)
+            return
+        self._after(actions)
+
+    def _on_timer(self, now: float) -> None:
+        self._after(self.dialer.on_timer(now))
+
+    def _after(self, actions: list[DialerAction]) -> None:
+        for event in self.dialer.drain_events():
+            self._publish(event)
+        for action in actions:
+            self._execute(action)
+        self._timer.rearm(self.dialer.next_deadline())
+
+    def _execute(self, action: DialerAction) -> None:
+        if isinstance(action, ReserveAgent):
+            self._reserve(action)
+        elif isinstance(action, MarkDialing):
+            args = (action.item_id, action.kind, action.attempts, self._reactor.seconds())
+            self._marked = self._run_store(self._store.mark_dialing, *args)
+        elif isinstance(action, Dial):  # only once the MarkDialing just before it committed
+            self._marked.addCallback(lambda applied, a=action: self._dial(a, bool(applied)))
+        elif isinstance(action, HangUpCustomer | ReleaseAgent):
+            attempt = self._attempts.get(action.attempt_id)
+            if attempt is not None:
+                cause = "abandoned" if isinstance(action, HangUpCustomer) else "released"
+                self._later(self._sip.control, self._sip.switch.hang_up, attempt.call_id, cause)
+        elif isinstance(action, Reschedule):
+            args2 = (action.item_id, action.kind, action.due_at, action.attempts, action.reason)
+            self._run_store(self._store.reschedule, *args2)
+        elif isinstance(action, Complete):
+            self._run_store(self._store.complete, action.item_id, action.kind, action.outcome)
+        elif isinstance(action, GiveUp):
+            args3 = (action.item_id, action.kind, action.reason, action.attempts)
+            self._run_store(self._store.give_up, *args3)
+
+    def _run_store(self, fn: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        """Store work, one at a time in order; a failure is logged and the chain goes on."""
+        pool = self._reactor.getThreadPool()
+
+        def step(_ignored: Any) -> Deferred[Any]:
+            return deferToThreadPool(self._reactor, pool, fn, *args)
+
+        def failed(failure: Any) -> None:
+            self.store_failures += 1
+            log.error("dialer store %s failed: %s", getattr(fn, "__name__", fn), failure.value)
+            return None
+
+        self._chain.addCallback(step)
+        self._chain.addErrback(failed)
+        result: Deferred[Any] = Deferred()
+        self._chain.addCallback(lambda value: (result.callback(value), value)[1])
+        return result
+
+    def _later(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._reactor.callLater(0, self._guard, fn, *args)
+
+    def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except DialError as exc:
+            log.info("dialer: %s", exc)
+
+    # --- actions through the call switch ------------------------------------------------
+
+    def _reserve(self, action: ReserveAgent) -> None:
+        free = AcdAgentPool(self._acd).free_agents(action.queue)
+        if action.customer_first or not free:
+            self._later(self.feed, AgentReserved(attempt_id=action.attempt_id, ok=False))
+            return
+        item = action.item
+        policy = (
+            self.settings.queue_policy(action.queue)
+            if item.kind == "callback"
+            else (self.dialer.campaigns[item.campaign].settings)
+        )
+        req = DialOut(
+            attempt_id=action.attempt_id,
+            number=item.number,
+            agent_id=free[0],
+            queue=action.queue,
+            kind=item.kind,
+            item_id=item.id,
+            caller_id=policy.caller_id or self.settings.caller_id,
+            timeout=policy.ring_timeout,
+            agent_timeout=action.timeout,
+            customer_id=item.customer_id,
+            campaign=item.campaign,
+            note=item.note[:40],
+            wait_for_dial=True,
+        )
+        try:
+            call_id = self._sip.control(self._sip.switch.dial_out, req)
+        except DialError as exc:
+            log.info("dialer: attempt %s could not ring an agent: %s", action.attempt_id, exc)
+            self._later(self.feed, AgentReserved(attempt_id=action.attempt_id, ok=False))
+            return
+        attempt = Attempt(action.attempt_id, call_id, req.agent_id)
+        self._attempts[attempt.attempt_id] = attempt
+        self._by_call[call_id] = attempt
+
+    def _dial(self, action: Dial, marked: bool) -> None:
+        attempt = self._attempts.get(action.attempt_id)
+        if not marked:
+            log.error("dialer: attempt %s not recorded as dialing; not dialled", action.attempt_id)
+        if not marked or attempt is None or attempt.phase != "agent_on_line":
+            self._later(self.feed, DialResult(attempt_id=action.attempt_id, outcome="failed"))
+            return
+        attempt.phase = "dialing"
+        try:
+            self._sip.control(
+                self._sip.switch.dial_customer, attempt.call_id, action.caller_id, action.timeout
+            )
+        except DialError:
+            self._later(self.feed, DialResult(attempt_id=action.attempt_id, outcome="failed"))
+
+    # --- what the calls did -------------------------------------------------------------
+
+    def on_event(self, event: ev.Event) -> None:
+        """Bus subscriber: outcomes of our attempts, and agents or queues changing."""
+        if isinstance(event, ev.AgentStateChanged | ev.CallAbandoned | ev.CallDequeued):
+            if self._nudge is None or not self._nudge.active():
+                self._nudge = self._reactor.callLater(0.05, self.feed, AgentsChanged())
+            return
+        call_id = getattr(event, "call_id", None)
+        attempt = self._by_call.get(call_id) if isinstance(call_id, str) else None
+        if attempt is None:
+            return
+        report = self._report(attempt, event)
+        if report is not None:
+            self._later(self.feed, report)
+
+    def _report(self, attempt: Attempt, event: ev.Event) -> DialerInput | None:
+        aid = attempt.attempt_id
+        if isinstance(event, ev.DialAgentConnected):
+            attempt.phase = "agent_on_line"
+            return AgentReserved(attempt_id=aid, ok=True, agent_id=attempt.agent_id)
+        if isinstance(event, ev.CallFailed) and attempt.phase == "dialing" and not event.agent_id:
+            attempt.phase = "done"
+            return DialResult(attempt_id=aid, outcome=outcome_of(event.status))
+        if isinstance(event, ev.CallEstablished) and attempt.phase == "dialing":
+            attempt.phase = "answered"
+            return DialResult(attempt_id=aid, outcome="answered")
+        if not isinstance(event, ev.CallCleared):
+            return None
+        self._by_call.pop(attempt.call_id, None)
+        self._attempts.pop(aid, None)
+        phase, attempt.phase = attempt.phase, "done"
+        if phase == "ringing_agent":
+            return AgentReserved(attempt_id=aid, ok=False)
+        if phase == "answered":
+            return CallEnded(attempt_id=aid)
+        if phase in ("agent_on_line", "dialing"):  # the agent hung up before the customer
+            return DialResult(attempt_id=aid, outcome="failed")
+        return None
+
+
+def build_dialer_service(
+    config: Any, reactor: Any, sip: Any, acd: Any, bus: Any, rng: Any
+) -> DialerService:
+    """The dialer on the configured database (callbacks, campaigns, DNC)."""
+    from cti_server.storage import Database
+    from cti_server.storage.dialer_store import DialerStore
+
+    settings: DialerSettings = config.dialer
+    dialer = Dialer(settings, AcdAgentPool(acd), rng)
+    store = DialerStore(Database.from_config(config))
+    service = DialerService(settings, dialer, store, sip, acd, reactor, bus.publish)
+    bus.subscribe(service.on_event)
+    return service

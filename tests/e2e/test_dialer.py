@@ -1,0 +1,139 @@
+"""Callbacks dialled out, agent first, end to end: a SIPp agent and SIPp customers on a trunk.
+
+The callback request is stored the way the IVR stores it (``CallbackRepo.request``); the
+running server's dialer finds it due, rings the ready agent 1001 (the customer's number as the
+caller), and once the agent answers calls the customer through trunk ``gw``, whose outbound
+URI is a SIPp UAS acting as the customer: one answers, one is busy.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from cti_server.config import load_config
+from cti_server.storage import Database
+from cti_server.storage.callbacks import CallbackRepo
+from cti_server.storage.tables import CallbackStatus
+from tests.e2e.conftest import Server, free_port, start_server, stop_server
+from tests.e2e.contact_center import CONFIG, load_demo_customers, poll, write_flows
+from tests.e2e.helpers import SippRun, register_agent, run_sipp, wait_event
+
+pytestmark = pytest.mark.e2e
+
+DIALER = """
+dialer:
+  poll_interval: 1
+  protection: {{max_inbound_wait: 10, service_level_target: null}}
+  callbacks:
+    reserve_timeout: 10
+    ring_timeout: 8
+    retry: {{busy: 60, no_answer: 60, failed: 60}}
+    calling_hours: {{weekdays: {{start: "00:00", end: "23:59"}}, weekends: {{start: "00:00", end: "23:59"}}}}
+"""
+
+
+def _config(tmp: Path, customer_port: int) -> str:
+    text = CONFIG.format(
+        data_dir=tmp / "data",
+        flows_dir=write_flows(tmp / "flows"),
+        storage="",
+        strategy="longest_idle",
+        offer_timeout=15,
+        designated_wait=20,
+        max_failures=5,
+    )
+    text = text.replace(
+        "  - {name: gw, allow_from: [127.0.0.1/32]}",
+        f"  - {{name: gw, allow_from: [127.0.0.1/32], outbound_uri: 'sip:127.0.0.1:{customer_port}'}}",
+    )
+    text = text.replace(
+        "routes:\n", "routes:\n  - {match: '0\\d{9,10}', target: 'trunk:gw'}\n"
+    )
+    return text + DIALER.format()
+
+
+def _start(tmp: Path, customer_port: int) -> tuple[Server, CallbackRepo]:
+    text = _config(tmp, customer_port)
+    path = tmp / "dialer.yaml"
+    path.write_text(text)
+    load_demo_customers(path)  # migrates the database too
+    repo = CallbackRepo(Database.from_config(load_config(path)))
+    return start_server(tmp, text), repo
+
+
+def _agent(tmp: Path, server: Server) -> SippRun:
+    port = free_port()
+    run = run_sipp(
+        tmp, "agent1001", "agent_answer.xml", server.port, "-s", "1001", port=port, timeout=40
+    )
+    register_agent(tmp, server, "1001", "pw1001", port)
+    assert wait_event(server, "agent_logged_in", agent_id="1001", state="ready"), server.log()
+    return run
+
+
+def _customer(tmp: Path, scenario: str, port: int) -> SippRun:
+    return run_sipp(tmp, "customer", scenario, 9, "-s", "customer", port=port, timeout=40)
+
+
+def test_a_callback_is_dialled_agent_first_and_completed(tmp_path: Path) -> None:
+    customer_port = free_port()
+    server, repo = _start(tmp_path, customer_port)
+    try:
+        customer = _customer(tmp_path, "agent_hangup.xml", customer_port)
+        agent = _agent(tmp_path, server)
+        now = time.time()
+        callback_id, merged = repo.request(
+            "010-1234-5678", "general", call_id=None, customer_id=None, due_at=now, now=now
+        )
+        assert not merged
+        dialed = wait_event(server, "call_dialed", timeout=10, item_id=callback_id)
+        assert dialed, server.log()
+        assert wait_event(server, "dial_agent_connected", timeout=10, agent_id="1001")
+        assert wait_event(server, "callback_completed", timeout=10, callback_id=callback_id), (
+            server.log()
+        )
+        assert customer.finish(20) == 0, customer.explain()  # it answered, then hung up
+        assert agent.finish(20) == 0, agent.explain()  # BYE relayed to the agent
+        stored = poll(
+            lambda: (cb := repo.get(callback_id)) and cb.status is CallbackStatus.DONE and cb,
+            timeout=10,
+        )
+        assert stored and stored.attempts == 1, repo.get(callback_id)
+        # the ACD counted it as the agent's call: busy, then back to ready (no wrap-up here)
+        assert wait_event(server, "agent_busy", agent_id="1001")
+        assert wait_event(server, "agent_ready", agent_id="1001", timeout=10)
+    finally:
+        stop_server(server)
+        repo.database.sync_engine.dispose()
+    assert "Traceback" not in server.log(), server.log()
+
+
+def test_a_busy_customer_is_retried_later_not_at_once(tmp_path: Path) -> None:
+    customer_port = free_port()
+    server, repo = _start(tmp_path, customer_port)
+    try:
+        customer = _customer(tmp_path, "agent_busy.xml", customer_port)
+        agent = _agent(tmp_path, server)
+        now = time.time()
+        callback_id, _ = repo.request(
+            "0212345678", "general", call_id=None, customer_id=None, due_at=now, now=now
+        )
+        rescheduled = wait_event(server, "dial_rescheduled", timeout=15, reason="busy")
+        assert rescheduled, server.log()
+        assert customer.finish(20) == 0, customer.explain()
+        assert agent.finish(20) == 0, agent.explain()  # hung up: nobody to talk to
+        stored = poll(
+            lambda: (cb := repo.get(callback_id)) and cb.status is CallbackStatus.PENDING and cb,
+            timeout=10,
+        )
+        assert stored and stored.attempts == 1
+        assert stored.due_at.timestamp() > now + 30  # the busy back-off, not a redial
+        time.sleep(2.5)  # two more polls: nothing dialled again
+        assert len(server.events("call_dialed")) == 1, server.events("call_dialed")
+    finally:
+        stop_server(server)
+        repo.database.sync_engine.dispose()
+    assert "Traceback" not in server.log(), server.log()
