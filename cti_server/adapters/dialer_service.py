@@ -41,6 +41,7 @@ from acd.dialer_protocol import (
     DncUpdated,
     GiveUp,
     HangUpCustomer,
+    ItemCancelled,
     LeadsLoaded,
     MarkDialing,
     Recovered,
@@ -78,7 +79,9 @@ class Attempt:
     attempt_id: str
     call_id: str
     agent_id: str
-    phase: str = "ringing_agent"  # -> agent_on_line -> dialing -> answered -> done
+    # agent first: ringing_agent -> agent_on_line -> dialing -> answered -> done
+    # customer first: dialing -> customer_waiting -> connecting -> answered -> done
+    phase: str = "ringing_agent"
 
 
 class AcdAgentPool:
@@ -228,7 +231,7 @@ class DialerService:
             args = (action.item_id, action.kind, action.attempts, self._reactor.seconds())
             self._marked = self._run_store(self._store.mark_dialing, *args)
         elif isinstance(action, Dial):  # only once the MarkDialing just before it committed
-            self._marked.addCallback(lambda applied, a=action: self._dial(a, bool(applied)))
+            self._marked.addCallback(lambda applied, a=action: self._dial(a, applied))
         elif isinstance(action, HangUpCustomer | ReleaseAgent):
             attempt = self._attempts.get(action.attempt_id)
             if attempt is not None:
@@ -272,17 +275,21 @@ class DialerService:
 
     # --- actions through the call switch ------------------------------------------------
 
+    def _policy(self, kind: str, queue: str, campaign: str) -> Any:
+        if kind == "callback":
+            return self.settings.queue_policy(queue)
+        return self.dialer.campaigns[campaign].settings
+
     def _reserve(self, action: ReserveAgent) -> None:
         free = AcdAgentPool(self._acd).free_agents(action.queue)
-        if action.customer_first or not free:
+        if not free:
             self._later(self.feed, AgentReserved(attempt_id=action.attempt_id, ok=False))
             return
+        if action.customer_first:
+            self._connect_agent(action, free[0])
+            return
         item = action.item
-        policy = (
-            self.settings.queue_policy(action.queue)
-            if item.kind == "callback"
-            else (self.dialer.campaigns[item.campaign].settings)
-        )
+        policy = self._policy(item.kind, action.queue, item.campaign)
         req = DialOut(
             attempt_id=action.attempt_id,
             number=item.number,
@@ -308,10 +315,61 @@ class DialerService:
         self._attempts[attempt.attempt_id] = attempt
         self._by_call[call_id] = attempt
 
-    def _dial(self, action: Dial, marked: bool) -> None:
+    def _connect_agent(self, action: ReserveAgent, agent_id: str) -> None:
         attempt = self._attempts.get(action.attempt_id)
-        if not marked:
+        try:
+            if attempt is None or attempt.phase != "customer_waiting":
+                raise DialError("gone", "the customer is no longer waiting")
+            attempt.phase = "connecting"
+            attempt.agent_id = agent_id
+            control = self._sip.switch.connect_agent
+            self._sip.control(control, attempt.call_id, agent_id, action.timeout)
+        except DialError as exc:
+            log.info("dialer: no agent for attempt %s: %s", action.attempt_id, exc)
+            self._later(self.feed, AgentReserved(attempt_id=action.attempt_id, ok=False))
+
+    def _dial_customer_first(self, action: Dial) -> None:
+        req = DialOut(
+            attempt_id=action.attempt_id,
+            number=action.number,
+            agent_id="",
+            queue=action.queue,
+            kind=action.kind,
+            item_id=action.item_id,
+            caller_id=action.caller_id,
+            timeout=action.timeout,
+            customer_id=action.customer_id,
+            campaign=action.campaign,
+            customer_first=True,
+        )
+        try:
+            call_id = self._sip.control(self._sip.switch.dial_out, req)
+        except DialError as exc:
+            log.info("dialer: attempt %s could not dial: %s", action.attempt_id, exc)
+            outcome: DialOutcome = "rejected" if exc.reason == "no_route" else "failed"
+            self._later(self.feed, DialResult(attempt_id=action.attempt_id, outcome=outcome))
+            return
+        attempt = Attempt(action.attempt_id, call_id, "", phase="dialing")
+        self._attempts[attempt.attempt_id] = attempt
+        self._by_call[call_id] = attempt
+
+    def _dial(self, action: Dial, marked: bool | None) -> None:
+        """``marked``: True committed; False the store no longer has the item pending (merged
+        into a newer request, cancelled): forget it; None the store failed: not dialled."""
+        attempt = self._attempts.get(action.attempt_id)
+        if marked is False:
+            log.info("dialer: %s %s changed in the store; not dialled", action.kind, action.item_id)
+            if attempt is not None:
+                self._later(
+                    self._sip.control, self._sip.switch.hang_up, attempt.call_id, "released"
+                )
+            self._later(self.feed, ItemCancelled(item_id=action.item_id))
+            return
+        if marked is None:
             log.error("dialer: attempt %s not recorded as dialing; not dialled", action.attempt_id)
+        elif action.customer_first:
+            self._dial_customer_first(action)
+            return
         if not marked or attempt is None or attempt.phase != "agent_on_line":
             self._later(self.feed, DialResult(attempt_id=action.attempt_id, outcome="failed"))
             return
@@ -350,6 +408,15 @@ class DialerService:
         if isinstance(event, ev.CallEstablished) and attempt.phase == "dialing":
             attempt.phase = "answered"
             return DialResult(attempt_id=aid, outcome="answered")
+        if isinstance(event, ev.DialCustomerAnswered) and attempt.phase == "dialing":
+            attempt.phase = "customer_waiting"
+            return DialResult(attempt_id=aid, outcome="answered")
+        if isinstance(event, ev.CallEstablished) and attempt.phase == "connecting":
+            attempt.phase = "answered"
+            return AgentReserved(attempt_id=aid, ok=True, agent_id=event.agent_id)
+        if isinstance(event, ev.CallFailed) and attempt.phase == "connecting" and event.agent_id:
+            attempt.phase = "customer_waiting"  # the dialer abandons it (message, hang-up)
+            return AgentReserved(attempt_id=aid, ok=False)
         if not isinstance(event, ev.CallCleared):
             return None
         self._by_call.pop(attempt.call_id, None)
@@ -359,8 +426,8 @@ class DialerService:
             return AgentReserved(attempt_id=aid, ok=False)
         if phase == "answered":
             return CallEnded(attempt_id=aid)
-        if phase in ("agent_on_line", "dialing"):  # the agent hung up before the customer
-            return DialResult(attempt_id=aid, outcome="failed")
+        if phase in ("agent_on_line", "dialing", "customer_waiting", "connecting"):
+            return DialResult(attempt_id=aid, outcome="failed")  # hung up before the bridge
         return None
 
 

@@ -203,9 +203,9 @@ class CallController(CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, DialOu
         if not leg.alive:
             return []  # answered after we gave up: the endpoint ACKs and we BYE it
         if call.dial is not None and leg is call.inbound:
-            return self._dial_agent_answered(call, leg, e, now)
+            return self._dial_first_answered(call, leg, e, now)
         if call.dial is not None and leg is call.peer:
-            return self._dial_customer_answered(call, leg, e, now)
+            return self._dial_peer_answered(call, leg, e, now)
         if leg.offer_queue is not None and leg is not call.peer:
             return self._offer_answered(call, leg, e, now)
         leg.apply(LegInput.ANSWER, now)
@@ -247,7 +247,9 @@ class CallController(CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, DialOu
         if leg.offer_queue is not None and leg is not call.peer:
             return self._offer_failed(call, leg, e, now)
         if call.dial is not None and leg is call.inbound:
-            return self._dial_agent_failed(call, leg, e, now)
+            return self._dial_first_failed(call, leg, e, now)
+        if call.dial is not None and call.dial.customer_first and leg is call.peer:
+            return self._dial_peer_failed(call, leg, e, now)
         was_alive = leg.alive
         leg.apply(LegInput.ENDED, now)
         self._legs.pop(leg.leg_id, None)

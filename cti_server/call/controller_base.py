@@ -76,6 +76,11 @@ class ControllerBase:
     def _acd_run(self, actions: list[Any], now: float) -> list[LegAction]:
         raise NotImplementedError
 
+    def _play_then(
+        self, call: Call, parts: list[tuple[str, dict[str, int]]], after: str, now: float
+    ) -> bool:
+        raise NotImplementedError
+
     def _play_to_caller(
         self, call: Call, parts: Sequence[tuple[str, Mapping[str, int]]], language: str, now: float
     ) -> bool:

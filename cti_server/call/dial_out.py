@@ -7,6 +7,12 @@ customer is called through the number plan (a trunk route), with the queue's or 
 caller ID and the attempt's ring timeout. When the customer answers the two legs are bridged;
 from then on the call is an ordinary connected call (hold, transfer, hang-up, recording).
 
+Customer first (campaigns with pacing): the customer is called first (the ``inbound`` leg again
+is the party the call is for); when they answer, ``DialCustomerAnswered`` tells the dialer,
+which asks for an agent within its grace time: ``connect_agent`` rings that agent as the
+``peer``. If the agent does not come, the dialer abandons the call: ``hang_up(..., "abandoned")``
+plays the abandon message (who called and why) before hanging up, as regulators require.
+
 The ACD sees the agent through a claim (``acd.protocol.ClaimAgent``): RESERVED while the phone
 rings, BUSY once they answer, wrap-up after the call, exactly as for an inbound offer. An agent
 who is not READY (click-to-call from "not ready") places the call without a claim.
@@ -47,6 +53,7 @@ class DialOut:
     campaign: str = ""
     note: str = ""
     wait_for_dial: bool = False  # the dialer commits the attempt first, then ``dial_customer``
+    customer_first: bool = False  # campaigns: the customer first, then ``connect_agent``
 
 
 class DialError(RuntimeError):
@@ -70,6 +77,8 @@ class DialOutHost(ControllerBase):
         customer_uris = self._customer_uris(req.number, now)
         if not customer_uris:
             raise DialError("no_route", f"no trunk route in the number plan for {req.number!r}")
+        if req.customer_first:
+            return self._dial_customer_first(req, customer_uris, now)
         state = self._acd.agent_state(req.agent_id) if self._acd is not None else None
         if req.kind != "click" and state != "ready":
             raise DialError("agent_not_ready", f"agent {req.agent_id} is {state or 'unknown'}")
@@ -139,6 +148,74 @@ class DialOutHost(ControllerBase):
         )
         return call_id, out
 
+    def _dial_customer_first(
+        self, req: DialOut, uris: list[str], now: float
+    ) -> tuple[str, list[LegAction]]:
+        call_id = self._new_id("C")
+        leg = Leg(
+            self._new_id("L"),
+            call_id,
+            LegDirection.OUTBOUND,
+            target=uris[0],
+            created_at=now,
+            ring_deadline=now + req.timeout,
+        )
+        sdp = b""
+        if self._plan is not None:
+            try:
+                sdp = self._plan.make_offer(leg.leg_id, None, now)
+            except MediaError:
+                raise DialError("no_media", "no RTP port left") from None
+        call = Call(call_id, leg, req.number, req.campaign, created_at=now, last_activity=now)
+        call.dial = req
+        call.queue = req.queue or None
+        call.customer_id = req.customer_id
+        self.calls[call_id] = call
+        self._legs[leg.leg_id] = (leg, call)
+        self._events += [
+            ev.CallDialed(
+                at=now,
+                call_id=call_id,
+                number=req.number,
+                queue=req.queue,
+                kind=req.kind,
+                item_id=req.item_id,
+                attempt_id=req.attempt_id,
+                customer_id=req.customer_id,
+                campaign=req.campaign,
+            ),
+            ev.CallOriginated(at=now, call_id=call_id, leg_id=leg.leg_id, target=uris[0]),
+        ]
+        if req.customer_id is not None:
+            pop = LoadScreenPop(customer_id=req.customer_id, auth_method=req.kind)
+            self._requests.append(ServiceRequest(call_id=call_id, work=pop))
+        self._schedule(call)
+        caller = req.caller_id or req.queue
+        return call_id, [
+            CreateLeg(leg_id=leg.leg_id, call_id=call_id, uri=uris[0], caller=caller, sdp=sdp)
+        ]
+
+    def connect_agent(
+        self, call_id: str, agent_id: str, timeout: float, now: float
+    ) -> list[LegAction]:
+        """Customer first: ring ``agent_id`` for a customer who answered. Raises DialError."""
+        call = self.calls.get(call_id)
+        if call is None or call.dial is None or call.peer is not None or not call.inbound.up:
+            raise DialError("gone", f"call {call_id} has no customer waiting for an agent")
+        uris = self._locate(agent_id, now)
+        if not uris:
+            raise DialError("no_registration", f"agent {agent_id} has no registered phone")
+        out: list[LegAction] = []
+        if self._acd is not None and call.queue and self.acd_ready():
+            claim = ClaimAgent(call_id=call_id, agent_id=agent_id, queue=call.queue)
+            out += self._acd_run(self._acd.handle(claim, now), now)  # raises unless READY
+        codec = self._plan.codec(call.inbound.leg_id) if self._plan is not None else None
+        out += self._originate(call, uris, call.caller, None, b"", 70, agent_id, now, prefer=codec)
+        if call.peer is not None and call.peer.alive:
+            call.peer.ring_deadline = now + timeout
+            self._schedule(call)
+        return out + self._take_pending()
+
     def _customer_uris(self, number: str, now: float) -> list[str]:
         target = self._router.route(number, from_trunk=None, authenticated=True)
         if target is None or target.kind not in ("trunk", "uri", "extension"):
@@ -147,10 +224,22 @@ class DialOutHost(ControllerBase):
 
     # --- the agent's phone ------------------------------------------------------------------
 
-    def _dial_agent_answered(
+    def _dial_first_answered(
         self, call: Call, leg: Leg, e: le.LegAnswered, now: float
     ) -> list[LegAction]:
+        """The call's first leg answered: the agent (agent first) or the customer."""
         req = call.dial
+        if req.customer_first:
+            leg.apply(LegInput.ANSWER, now)
+            leg.apply(LegInput.ACK, now)
+            leg.ring_deadline = None
+            leg.sdp = e.sdp
+            if self._plan is not None:
+                self._plan.take_answer(leg.leg_id, e.sdp)
+            self._events.append(
+                ev.DialCustomerAnswered(at=now, call_id=call.call_id, attempt_id=req.attempt_id)
+            )
+            return []
         leg.apply(LegInput.ANSWER, now)
         leg.apply(LegInput.ACK, now)
         leg.ring_deadline = None
@@ -202,6 +291,10 @@ class DialOutHost(ControllerBase):
         call = self.calls.get(call_id)
         if call is None:
             return []
+        if cause == "abandoned" and call.inbound.up and call.peer is None:
+            parts: list[tuple[str, dict[str, int]]] = [("dialer_abandoned", {})]
+            if self._play_then(call, parts, f"hangup:{cause}", now):
+                return self._take_pending()
         leg = call.inbound
         out: list[LegAction] = []
         if leg.alive and leg.up:
@@ -215,10 +308,10 @@ class DialOutHost(ControllerBase):
             leg.apply(LegInput.HANGUP, now)
         return out + self._clear(call, now, cause, leg) + self._take_pending()
 
-    def _dial_agent_failed(
+    def _dial_first_failed(
         self, call: Call, leg: Leg, e: le.LegFailed, now: float
     ) -> list[LegAction]:
-        """The agent did not take the attempt (busy, refused, rang out): it ends here."""
+        """The first leg did not answer (busy, refused, rang out): the attempt ends here."""
         leg.apply(LegInput.ENDED, now)
         self._events.append(
             ev.CallFailed(
@@ -230,32 +323,60 @@ class DialOutHost(ControllerBase):
                 agent_id=leg.agent_id,
             )
         )
-        req = call.dial
-        out: list[LegAction] = []
-        if self._acd is not None and req.queue and self.acd_ready():
-            reason = (
-                "busy" if e.status in (486, 600) else "declined" if e.status == 603 else "failed"
-            )
-            failed = OfferFailed(call_id=call.call_id, agent_id=req.agent_id, reason=reason)
-            out += self._acd_run(self._acd.handle(failed, now), now)
-        return out + self._clear(call, now, "agent_unavailable", ended=leg)
+        out = self._unclaim(call, leg, e.status, now)
+        cause = "rejected" if call.dial.customer_first else "agent_unavailable"
+        return out + self._clear(call, now, cause, ended=leg)
 
-    def _dial_customer_answered(
+    def _dial_peer_failed(
+        self, call: Call, leg: Leg, e: le.LegFailed, now: float
+    ) -> list[LegAction]:
+        """Customer first: the agent did not take the customer; the dialer decides (abandon)."""
+        leg.apply(LegInput.ENDED, now)
+        self._legs.pop(leg.leg_id, None)
+        if self._plan is not None:
+            self._plan.close(leg.leg_id)
+        call.peer = None
+        self._events.append(
+            ev.CallFailed(
+                at=now,
+                call_id=call.call_id,
+                leg_id=leg.leg_id,
+                status=e.status,
+                cause=e.reason,
+                agent_id=leg.agent_id,
+            )
+        )
+        return self._unclaim(call, leg, e.status, now)
+
+    def _unclaim(self, call: Call, leg: Leg, status: int, now: float) -> list[LegAction]:
+        if self._acd is None or not call.queue or not leg.agent_id or not self.acd_ready():
+            return []
+        reason = "busy" if status in (486, 600) else "declined" if status == 603 else "failed"
+        failed = OfferFailed(call_id=call.call_id, agent_id=leg.agent_id, reason=reason)
+        return self._acd_run(self._acd.handle(failed, now), now)
+
+    def _dial_peer_answered(
         self, call: Call, leg: Leg, e: le.LegAnswered, now: float
     ) -> list[LegAction]:
+        """The second leg answered (the customer, or customer first the agent): bridge."""
         leg.apply(LegInput.ANSWER, now)
         leg.apply(LegInput.ACK, now)
         leg.ring_deadline = None
         leg.sdp = e.sdp
+        out: list[LegAction] = []
+        agent = leg.agent_id or call.dial.agent_id
+        if call.dial.customer_first and leg.agent_id and call.queue:
+            call.acd_agent = leg.agent_id
+            if self._acd is not None and self.acd_ready():
+                answered = OfferAnswered(call_id=call.call_id, agent_id=leg.agent_id)
+                out += self._acd_run(self._acd.handle(answered, now), now)
         call.phase = CallPhase.CONNECTED
         call.probe_due = now + self._settings.session_expires / 2
         self._schedule(call)
         self._events.append(
-            ev.CallEstablished(
-                at=now, call_id=call.call_id, leg_id=leg.leg_id, agent_id=call.dial.agent_id
-            )
+            ev.CallEstablished(at=now, call_id=call.call_id, leg_id=leg.leg_id, agent_id=agent)
         )
         if self._plan is not None:
             self._plan.take_answer(leg.leg_id, e.sdp)
             self._plan.media.bridge(call.inbound.leg_id, leg.leg_id)
-        return []
+        return out

@@ -48,6 +48,9 @@ class CallSwitch:
     def dial_customer(self, call_id: str, caller_id: str, timeout: float, now: float) -> None:
         self._execute(self.controller.dial_customer(call_id, caller_id, timeout, now), now)
 
+    def connect_agent(self, call_id: str, agent_id: str, timeout: float, now: float) -> None:
+        self._execute(self.controller.connect_agent(call_id, agent_id, timeout, now), now)
+
     def hang_up(self, call_id: str, cause: str, now: float) -> None:
         self._execute(self.controller.hang_up(call_id, cause, now), now)
 

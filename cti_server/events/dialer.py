@@ -42,6 +42,15 @@ class DialAgentConnected(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DialCustomerAnswered(Event):
+    """Customer first: the customer answered; an agent must take them within the grace."""
+
+    name: ClassVar[str] = "dial_customer_answered"
+    call_id: str
+    attempt_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallbackDialed(Event):
     name: ClassVar[str] = "callback_dialed"
     callback_id: str

@@ -328,6 +328,8 @@ class CallbackRow(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     request_count: Mapped[int] = mapped_column(Integer, server_default="1")
     note: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    disposition: Mapped[str | None] = mapped_column(Text)
 
 
 # --- queue events and the agent state log (revision 0004) ---------------------------------------

@@ -8,6 +8,8 @@ URI is a SIPp UAS acting as the customer: one answers, one is busy.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,7 +25,8 @@ from tests.e2e.helpers import SippRun, register_agent, run_sipp, wait_event
 
 pytestmark = pytest.mark.e2e
 
-DIALER = """
+ALL_DAY = '{weekdays: {start: "00:00", end: "23:59"}, weekends: {start: "00:00", end: "23:59"}}'
+DIALER = f"""
 dialer:
   poll_interval: 1
   protection: {{max_inbound_wait: 10, service_level_target: null}}
@@ -31,7 +34,9 @@ dialer:
     reserve_timeout: 10
     ring_timeout: 8
     retry: {{busy: 60, no_answer: 60, failed: 60}}
-    calling_hours: {{weekdays: {{start: "00:00", end: "23:59"}}, weekends: {{start: "00:00", end: "23:59"}}}}
+    calling_hours: {ALL_DAY}
+  campaigns:
+    - {{name: spring, queue: general, calling_hours: {ALL_DAY}, retry: {{busy: 60}}}}
 """
 
 
@@ -47,12 +52,11 @@ def _config(tmp: Path, customer_port: int) -> str:
     )
     text = text.replace(
         "  - {name: gw, allow_from: [127.0.0.1/32]}",
-        f"  - {{name: gw, allow_from: [127.0.0.1/32], outbound_uri: 'sip:127.0.0.1:{customer_port}'}}",
+        "  - {name: gw, allow_from: [127.0.0.1/32], "
+        f"outbound_uri: 'sip:127.0.0.1:{customer_port}'}}",
     )
-    text = text.replace(
-        "routes:\n", "routes:\n  - {match: '0\\d{9,10}', target: 'trunk:gw'}\n"
-    )
-    return text + DIALER.format()
+    text = text.replace("routes:\n", "routes:\n  - {match: '0\\d{9,10}', target: 'trunk:gw'}\n")
+    return text + DIALER
 
 
 def _start(tmp: Path, customer_port: int) -> tuple[Server, CallbackRepo]:
@@ -133,6 +137,54 @@ def test_a_busy_customer_is_retried_later_not_at_once(tmp_path: Path) -> None:
         assert stored.due_at.timestamp() > now + 30  # the busy back-off, not a redial
         time.sleep(2.5)  # two more polls: nothing dialled again
         assert len(server.events("call_dialed")) == 1, server.events("call_dialed")
+    finally:
+        stop_server(server)
+        repo.database.sync_engine.dispose()
+    assert "Traceback" not in server.log(), server.log()
+
+
+def _cli(path: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "cti_server", "campaigns", *args, "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("customer_first", [False, True], ids=["agent_first", "customer_first"])
+def test_a_campaign_from_csv_dials_its_leads(tmp_path: Path, customer_first: bool) -> None:
+    customer_port = free_port()
+    server, repo = _start(tmp_path, customer_port)
+    config_path = tmp_path / "dialer.yaml"
+    try:
+        customers = run_sipp(
+            tmp_path, "customers", "agent_hangup.xml", 9, "-s", "c", port=customer_port,
+            calls=2, timeout=50,
+        )  # fmt: skip
+        port = free_port()
+        agent = run_sipp(
+            tmp_path, "agent1001", "agent_answer.xml", server.port, "-s", "1001",
+            port=port, calls=2, timeout=50,
+        )  # fmt: skip
+        register_agent(tmp_path, server, "1001", "pw1001", port)
+        assert wait_event(server, "agent_logged_in", agent_id="1001", state="ready")
+        leads = tmp_path / "leads.csv"
+        leads.write_text("number,name\n010-5555-0001,박고객\n010-5555-0002,최고객\n")
+        order = ["--customer-first", "--pacing", "1.0"] if customer_first else []
+        _cli(config_path, "create", "spring", "--queue", "general", "--csv", str(leads), *order)
+        _cli(config_path, "start", "spring")
+        assert wait_event(server, "campaign_state_changed", timeout=10, state="running")
+        done = wait_event(server, "lead_completed", count=2, timeout=40)
+        assert done, server.log()
+        assert customers.finish(30) == 0, customers.explain()
+        assert agent.finish(30) == 0, agent.explain()
+        exported = _cli(config_path, "export", "spring", "--format", "csv")
+        assert exported.count(",done,") == 2 or exported.count("done") >= 2, exported
+        if customer_first:
+            assert len(server.events("dial_customer_answered")) == 2
     finally:
         stop_server(server)
         repo.database.sync_engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,11 +12,29 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from acd.dialer import Dialer
+from acd.dialer_protocol import (
+    AgentReserved,
+    CallbackDue,
+    CampaignCommand,
+    Complete,
+    Dial,
+    DialerAction,
+    DialResult,
+    GiveUp,
+    LeadsLoaded,
+    MarkDialing,
+    Recovered,
+    Reschedule,
+    ReserveAgent,
+)
+from acd.dialer_settings import DialerSettings
 from cti_server.storage.callbacks import CallbackRepo
 from cti_server.storage.campaigns import CampaignRepo
 from cti_server.storage.db import Database
 from cti_server.storage.dialer_store import CALLBACKS, LEADS, DialerStore, lead_note
-from cti_server.storage.tables_campaigns import LeadRow
+from cti_server.storage.tables_campaigns import CampaignStatus, LeadRow
+from tests.unit.acd.dialer_rig import FakePool
 
 T0 = 1_800_000_000.0
 
@@ -263,3 +282,69 @@ def test_lead_note_skips_empty_extras() -> None:
     assert lead_note("박민수", {"상품": "카드", "메모": "", "x": None}) == "박민수 / 상품: 카드"
     assert lead_note("", {}) == ""
     assert len(lead_note("a", {"k": "v" * 900})) == 500
+
+
+# --- with the real dialer core -------------------------------------------------------------------
+
+
+def execute(store: DialerStore, actions: list[DialerAction], now: float) -> list[DialerAction]:
+    """What the host does with the store's share of the dialer's actions."""
+    for action in actions:
+        match action:
+            case MarkDialing():
+                assert store.mark_dialing(action.item_id, action.kind, action.attempts, now)
+            case Reschedule():
+                assert store.reschedule(
+                    action.item_id, action.kind, action.due_at, action.attempts, action.reason
+                )
+            case Complete():
+                assert store.complete(action.item_id, action.kind, action.outcome)
+            case GiveUp():
+                assert store.give_up(action.item_id, action.kind, action.reason, action.attempts)
+    return actions
+
+
+def test_the_dialer_core_runs_on_the_store(database: Database, store: DialerStore) -> None:
+    campaign(database, "renewal")
+    cb = callback(database, "01012345678", T0, queue="outbound")
+    item = lead(database, "renewal", "01087654321", T0)
+    settings = DialerSettings(campaigns=[c.settings() for c in store.campaigns()])
+    pool = FakePool()
+    pool.free["outbound"] = ["a1", "a2"]
+    dialer = Dialer(settings, pool, random.Random(7))
+    for running in store.campaigns():
+        if running.status is CampaignStatus.RUNNING:  # what the host does on each poll
+            dialer.handle(CampaignCommand(campaign=running.name, command="start"), T0)
+
+    due = store.due_items(T0)
+    callbacks = [i for i in due if i.kind == "callback"]
+    actions = execute(store, dialer.handle(CallbackDue(item=callbacks[0]), T0), T0)
+    leads = tuple(i for i in due if i.kind == "lead")
+    actions += execute(store, dialer.handle(LeadsLoaded(items=leads), T0), T0)
+    reserves = [a for a in actions if isinstance(a, ReserveAgent)]
+    assert [r.item.id for r in reserves] == [cb, item]  # callbacks first
+
+    dials: dict[str, Dial] = {}
+    for reserve, agent in zip(reserves, ("a1", "a2"), strict=True):
+        granted = AgentReserved(attempt_id=reserve.attempt_id, ok=True, agent_id=agent)
+        for action in execute(store, dialer.handle(granted, T0 + 1), T0 + 1):
+            if isinstance(action, Dial):
+                dials[action.item_id] = action
+    assert {i.id for i in store.recover_dialing()} == {cb, item}
+
+    answered = DialResult(attempt_id=dials[cb].attempt_id, outcome="answered")
+    execute(store, dialer.handle(answered, T0 + 9), T0 + 9)
+    busy = DialResult(attempt_id=dials[item].attempt_id, outcome="busy")
+    execute(store, dialer.handle(busy, T0 + 9), T0 + 9)
+    assert stored(database, cb, "callback").status == "done"
+    row = stored(database, item, "lead")
+    assert (row.status, row.attempts, row.outcome) == ("pending", 1, "busy")
+    assert row.due_at == utc(T0 + 9 + 300)  # busy: five minutes
+
+    # A crash mid-attempt: the next process recovers it and the core reschedules it.
+    assert store.mark_dialing(item, "lead", 2, T0 + 400)
+    fresh = Dialer(settings, pool, random.Random(8))
+    recovered = Recovered(items=tuple(store.recover_dialing()))
+    execute(store, fresh.handle(recovered, T0 + 500), T0 + 500)
+    row = stored(database, item, "lead")
+    assert (row.status, row.attempts, row.outcome) == ("pending", 2, "recovered")

@@ -32,6 +32,11 @@ TABLES = {
     "callbacks",
     "queue_events",
     "agent_state_log",
+    "users",
+    "campaigns",
+    "leads",
+    "dnc_numbers",
+    "dispositions",
 }
 
 
