@@ -22,6 +22,7 @@ from cti_server.storage.tables import CallbackStatus
 from tests.e2e.conftest import Server, free_port, start_server, stop_server
 from tests.e2e.contact_center import CONFIG, load_demo_customers, poll, write_flows
 from tests.e2e.helpers import SippRun, register_agent, run_sipp, wait_event
+from tests.storage.conftest import fresh_db_url, pg_server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -40,11 +41,11 @@ dialer:
 """
 
 
-def _config(tmp: Path, customer_port: int) -> str:
+def _config(tmp: Path, customer_port: int, database_url: str | None = None) -> str:
     text = CONFIG.format(
         data_dir=tmp / "data",
         flows_dir=write_flows(tmp / "flows"),
-        storage="",
+        storage=f"storage: {{database_url: '{database_url}'}}" if database_url else "",
         strategy="longest_idle",
         offer_timeout=15,
         designated_wait=20,
@@ -59,8 +60,10 @@ def _config(tmp: Path, customer_port: int) -> str:
     return text + DIALER
 
 
-def _start(tmp: Path, customer_port: int) -> tuple[Server, CallbackRepo]:
-    text = _config(tmp, customer_port)
+def _start(
+    tmp: Path, customer_port: int, database_url: str | None = None
+) -> tuple[Server, CallbackRepo]:
+    text = _config(tmp, customer_port, database_url)
     path = tmp / "dialer.yaml"
     path.write_text(text)
     load_demo_customers(path)  # migrates the database too
@@ -189,3 +192,54 @@ def test_a_campaign_from_csv_dials_its_leads(tmp_path: Path, customer_first: boo
         stop_server(server)
         repo.database.sync_engine.dispose()
     assert "Traceback" not in server.log(), server.log()
+
+
+def test_kill_9_mid_attempt_loses_nothing_and_redials_nothing_at_once(
+    tmp_path: Path,
+    fresh_db_url: str,  # noqa: F811
+) -> None:
+    """The server dies while the customer's phone rings: the attempt was committed as
+    'dialing' before the INVITE; the restarted server counts it as failed and reschedules
+    it after the back-off (60 s here) instead of dialling again at once."""
+    customer_port = free_port()
+    server, repo = _start(tmp_path, customer_port, fresh_db_url)
+    text = (tmp_path / "dialer.yaml").read_text()
+    second: Server | None = None
+    try:
+        customer = _customer(tmp_path, "agent_ring_cancel.xml", customer_port)
+        agent = _agent(tmp_path, server)
+        now = time.time()
+        callback_id, _ = repo.request(
+            "010-7777-0001", "general", call_id=None, customer_id=None, due_at=now, now=now
+        )
+        assert wait_event(server, "callback_dialed", timeout=15, callback_id=callback_id)
+        target = f"127.0.0.1:{customer_port}"
+        assert poll(lambda: any(target in line for line in server.events("call_originated")))
+        server.proc.kill()  # kill -9: no clean-up of any kind
+        server.proc.wait(timeout=5)
+        server.log_file.close()  # type: ignore[attr-defined]
+        stored = repo.get(callback_id)
+        assert stored is not None and stored.status is CallbackStatus.DIALING, stored
+        assert stored.attempts == 1
+        for peer in (customer, agent):  # their calls died with the server
+            peer.proc.kill()
+            peer.finish(5)
+        restarted_at = time.time()
+        (tmp_path / "restart").mkdir()
+        second = start_server(tmp_path / "restart", text)
+        assert wait_event(second, "dial_rescheduled", timeout=15, reason="recovered"), second.log()
+        after = poll(
+            lambda: (cb := repo.get(callback_id)) and cb.status is CallbackStatus.PENDING and cb,
+            timeout=10,
+        )
+        assert after and after.attempts == 1, repo.get(callback_id)
+        assert after.due_at.timestamp() >= restarted_at + 50  # the back-off, not a redial
+        time.sleep(2.5)  # two more polls
+        assert not second.events("call_dialed"), second.events("call_dialed")
+    finally:
+        if second is not None:
+            stop_server(second)
+        elif server.proc.poll() is None:
+            stop_server(server)
+        repo.database.sync_engine.dispose()
+    assert second is not None and "Traceback" not in second.log(), second.log()
