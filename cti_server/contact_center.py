@@ -112,12 +112,13 @@ def build_call_services(config: Config, reactor: Any, deliver: Any, calls: Any) 
     from cti_server.adapters.call_services import CallServices
     from cti_server.crm.screenpop import build_screen_pop
     from cti_server.storage import Database
+    from cti_server.storage.callback_spool import CallbackSpool
     from cti_server.storage.callbacks import CallbackRepo
     from cti_server.storage.customers import CustomerDirectory
 
     database = Database.from_config(config)
     directory = CustomerDirectory.from_config(config, database)
-    callbacks = CallbackRepo(database)
+    spool = CallbackSpool(CallbackRepo(database), Path(config.data_dir) / "callback_spool")
 
     def screen_pop(customer_id: str, auth_method: str | None) -> dict[str, Any] | None:
         pop = build_screen_pop(
@@ -129,7 +130,7 @@ def build_call_services(config: Config, reactor: Any, deliver: Any, calls: Any) 
         return None if pop is None else pop.to_dict()
 
     def request_callback(number: str, queue: str, **kw: Any) -> tuple[str, bool]:
-        return callbacks.request(number, queue, **kw)
+        return spool.request(number, queue, **kw)
 
     def caller_of(call_id: str) -> str:
         call = calls.get(call_id)
@@ -142,4 +143,5 @@ def build_call_services(config: Config, reactor: Any, deliver: Any, calls: Any) 
         request_callback=request_callback,
         screen_pop=screen_pop,
         callers=caller_of,
+        spool=spool,
     )

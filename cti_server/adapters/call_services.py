@@ -48,14 +48,47 @@ class CallServices:
         request_callback: Callable[..., tuple[str, bool]] | None,
         screen_pop: Callable[[str, str | None], dict[str, Any] | None] | None,
         callers: Callable[[str], str] = lambda call_id: "",
+        spool: Any = None,  # storage.callback_spool.CallbackSpool: requests the DB refused
     ) -> None:
         self._reactor = reactor
+        self.spool = spool
+        self._replaying = False
         self._deliver = deliver
         self._directory = directory
         self._request_callback = request_callback
         self._screen_pop = screen_pop
         self._callers = callers  # call id -> calling number (for the audit log)
         self.failures = 0
+
+    def start(self, every: float = 10.0) -> None:
+        """Replay spooled callback requests now (what a previous run left) and every
+        ``every`` seconds while some wait for the database."""
+        if self.spool is None:
+            return
+        from twisted.internet.task import LoopingCall
+
+        self._replayer = LoopingCall(self.replay_spool)
+        self._replayer.clock = self._reactor
+        self._replayer.start(every, now=True)
+
+    def stop(self) -> None:
+        replayer = getattr(self, "_replayer", None)
+        if replayer is not None and replayer.running:
+            replayer.stop()
+
+    def replay_spool(self) -> Any:
+        if self.spool is None or self._replaying or not self.spool.pending:
+            return None
+        self._replaying = True
+        d = deferToThreadPool(self._reactor, self._reactor.getThreadPool(), self.spool.replay)
+
+        def done(result: Any) -> Any:
+            self._replaying = False
+            return result
+
+        d.addBoth(done)
+        d.addErrback(lambda failure: log.error("callback spool replay failed: %s", failure.value))
+        return d
 
     def submit(self, requests: list[ServiceRequest]) -> None:
         for request in requests:
