@@ -17,6 +17,8 @@ CORE_DIRS = [
     "cti_server/rtp",
     "cti_server/call",
     "cti_server/events",
+    "cti_server/push",
+    "cti_server/auth",
     "cti_server/media",
     "recording",
     "acd",
