@@ -66,7 +66,14 @@ class AcdSettings(_Model):
     queues: list[QueueSettings] = []
     agents: list[AgentSettings] = []
     auto_ready: bool = Field(True, description="an agent whose phone registers becomes ready")
-    not_ready_reasons: list[str] = ["break", "lunch", "meeting", "training", "no_answer"]
+    not_ready_reasons: list[str] = [
+        "break",
+        "lunch",
+        "meeting",
+        "training",
+        "after_call",
+        "no_answer",
+    ]
 
     @model_validator(mode="after")
     def _references(self) -> AcdSettings:

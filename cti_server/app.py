@@ -16,7 +16,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from twisted.internet.error import CannotListenError
-from twisted.web.resource import Resource
 
 from cti_server.adapters.cdr_service import CdrService
 from cti_server.adapters.recording_service import RecordingService
@@ -24,11 +23,6 @@ from cti_server.adapters.retention_job import RetentionJob
 from cti_server.adapters.rtp_udp import MediaService
 from cti_server.adapters.sip_service import SipService
 from cti_server.adapters.sip_tcp import SipTcpFactory
-from cti_server.api.agents import AgentsResource, FlowsReloadResource, QueuesResource
-from cti_server.api.calls import CallsResource
-from cti_server.api.ha import HaResource
-from cti_server.api.recordings import RecordingsResource
-from cti_server.api.site import build_site
 from cti_server.bus import EventBus
 from cti_server.call.switch import CallSwitch
 from cti_server.call.wiring import build_switch
@@ -42,9 +36,10 @@ from cti_server.contact_center import (
 from cti_server.event_log import EventLogger
 from cti_server.ids import IdFactory
 from cti_server.media.prompt_source import load_prompt_source
-from cti_server.record_keeping import build_record_writer, build_stats_resource
+from cti_server.record_keeping import build_record_writer
 from cti_server.sip.accounts import Account
 from cti_server.sip.local import LocalAddress
+from metrics.prom_dialer import attach_dialer
 from metrics.prometheus import attach_acd, attach_bus, attach_recording, build_registry
 from recording.recorder import Recorder
 from recording.retention import RetentionPolicy
@@ -69,6 +64,9 @@ class App:
     records: Any = None  # RecordWriter: call records, queue events, agent log -> journal -> SQL
     cdr: Any = None  # CdrService: the bus folded into call records
     dialer: Any = None  # DialerService: callbacks and campaigns dialled out (ACD configured)
+    push: Any = None  # EventPush: the desktops' WebSocket feed (/api/v1/events)
+    http_site: Any = None  # api.site.HttpSite: the REST API, pages and the events WebSocket
+    call_control: Any = None  # adapters.desk_calls.DeskCalls: the desktop's call control
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
 
@@ -105,6 +103,8 @@ class App:
             self.recording.retention.start()
         if self.ha is not None:
             self.ha.start()
+        if self.services is not None:
+            self.services.start()  # replays callback requests spooled while the DB was away
         if self.dialer is not None:
             self.dialer.start()
         if self.media is not None:
@@ -116,29 +116,21 @@ class App:
                 self.config.media.port_max,
             )
         if self.config.http.port >= 0:
-            calls = self.switch.controller.calls
-            extra: dict[bytes, Any] = {b"calls": CallsResource(self.recording, calls)}
-            if self.recording is not None:
-                extra[b"recordings"] = RecordingsResource(self.recording.repo)
-            extra[b"stats"] = build_stats_resource(self.config)
-            center = self.center
-            if center is not None and center.acd is not None:
-                extra[b"agents"] = AgentsResource(center.acd, self.agent_input)
-                extra[b"queues"] = QueuesResource(
-                    center.acd, [q.name for q in self.config.acd.queues]
-                )
-            if self.ha is not None:
-                extra[b"ha"] = HaResource(self.ha)
-            if center is not None:
-                flows = Resource()
-                flows.putChild(b"reload", FlowsReloadResource(center.reload_flows))
-                extra[b"flows"] = flows
-            site = build_site(self.registry, self.health, extra)
+            from cti_server.api.site import build_http_site
+
+            self.http_site = build_http_site(self)
+            if self.push is not None:
+                self.http_site.mount_api(b"events", self.push.resource)
+                self.push.start()
+            from cti_server.api.pages import pages_resources
+
+            for name, resource in pages_resources().items():  # /desktop/, /wallboard/, /
+                self.http_site.mount(name, resource)  # mount pages / the events WebSocket on it
             self.http_port_obj = self.reactor.listenTCP(
-                self.config.http.port, site, interface=self.config.http.listen
+                self.config.http.port, self.http_site.site, interface=self.config.http.listen
             )
             log.info(
-                "HTTP listening on %s:%d (/metrics, /api/v1/health)",
+                "HTTP listening on %s:%d (/metrics, /api/v1, /api/v1/openapi.json)",
                 self.config.http.listen,
                 self.http_port,
             )
@@ -176,6 +168,7 @@ class App:
             "calls": len(self.switch.controller.calls),
             "registered": self.switch.endpoint.registered_count(),
             "sip_port": self.sip_port,
+            "timezone": self.config.timezone,
         }
 
     def _bind_sip(self) -> None:
@@ -199,6 +192,8 @@ class App:
     def stop(self) -> Any:
         if self.dialer is not None:
             self.dialer.stop()
+        if self.services is not None:
+            self.services.stop()
         self._log_agents_out()
         self.sip.stop()
         if self.media is not None:
@@ -214,6 +209,10 @@ class App:
             self.cdr.stop()
         if self.records is not None:  # after the calls above were torn down and recorded
             waits.append(self.records.stop(timeout=5.0))
+        if self.push is not None:
+            waits.append(maybeDeferred(self.push.stop))
+        if self.http_site is not None:
+            waits.append(maybeDeferred(self.http_site.close))
         if self.ha is not None:
             waits.append(maybeDeferred(self.ha.stop))  # give the lease back at once
         return gatherResults(waits)
@@ -307,6 +306,17 @@ def build_app(
         queue_names = [q.name for q in config.acd.queues]
         attach_acd(registry, counters, lambda: acd_holder, queue_names, clock=reactor.seconds)
     attach_bus(registry, bus)
+    attach_dialer(registry, bus, [q.name for q in config.acd.queues])
+    from cti_server.api.push_wiring import build_event_push
+
+    holder: list[App] = []  # the push authenticates through the app's HTTP site, built later
+    push = build_event_push(
+        config,
+        reactor,
+        bus,
+        lambda token: holder[0].http_site.authenticate(token),
+        registry=registry,
+    )
     sip = SipService(switch, bus, reactor)
     ha = None
     if config.redis.url and center.acd is not None:
@@ -324,6 +334,11 @@ def build_app(
         dialer = build_dialer_service(
             config, reactor, sip, center.acd, bus, rng or random.SystemRandom()
         )
+    call_control = None
+    if center.acd is not None or center.flows is not None:
+        from cti_server.adapters.desk_calls import build_desk_calls
+
+        call_control = build_desk_calls(config, sip, center.acd, reactor)
     media = None
     recording = None
     if switch.media is not None:
@@ -333,7 +348,7 @@ def build_app(
         attach_recording(registry, lambda: recording)
         bus.subscribe(recording.on_event)
         media.on_tick = recording.on_tick
-    return App(
+    app = App(
         config=config,
         reactor=reactor,
         bus=bus,
@@ -348,7 +363,11 @@ def build_app(
         records=records,
         cdr=cdr,
         dialer=dialer,
+        push=push,
+        call_control=call_control,
     )
+    holder.append(app)
+    return app
 
 
 def recordings_dir(config: Config) -> Path:

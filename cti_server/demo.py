@@ -6,8 +6,14 @@ caller in Korean, the caller presses 1 (Korean), types customer number 10001# an
 (RFC 2833; the PIN is masked everywhere), the PIN is checked (scrypt, off the reactor), the
 VIP customer is queued in ``general`` with priority and offered to their own agent first,
 the agent's phone rings and answers, the screen pop is attached to the call, the caller
-talks (A-law, transcoded for the µ-law agent, recorded in stereo) and hangs up. Every domain
-event is printed as it happens; the exit status says whether all of it happened.
+talks (A-law, transcoded for the µ-law agent, recorded in stereo) and hangs up.
+
+Meanwhile a second caller (010-5555-0002) dials 1599, the ``express`` queue, where nobody is
+free: after its maximum wait (6 s) the queue overflows to a callback, the request is stored
+and confirmed, and the caller is hung up. When agent 1001 is free again (after wrap-up) the
+dialer rings the agent first, then calls the customer back through the trunk (a SIPp phone
+playing the customer), and the request is done. Every domain event is printed as it happens;
+the exit status says whether all of it happened.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ from cti_server.config import Config, parse_config
 from cti_server.events import (
     AgentLoggedIn,
     AuthenticationAttempted,
+    CallbackCompleted,
+    CallbackRequested,
     CallCleared,
+    CallDialed,
     CallEstablished,
     CallQueued,
     Event,
@@ -39,17 +48,26 @@ accounts:
   - {{user: "1001", password: "demo1001", display_name: "Agent Kim", digest_algorithms: [MD5]}}
   - {{user: "1002", password: "demo1002", display_name: "Agent Lee"}}
 trunks:
-  - {{name: demo-gw, allow_from: [127.0.0.1/32]}}
+  - {{name: demo-gw, allow_from: [127.0.0.1/32], outbound_uri: "sip:127.0.0.1:{customer_port}"}}
 ivr:
   flows_dir: {flows}
 acd:
   queues:
     - {{name: general, title: 일반 상담, strategy: equalized, offer_timeout: 15, wrap_up: 5}}
+    - {{name: express, title: 빠른 상담, max_wait: 6, overflow: callback}}
   agents:
-    - {{id: "1001", name: 김상담, queues: [general]}}
-    - {{id: "1002", name: 이상담, queues: [general]}}
+    - {{id: "1001", name: 김상담, queues: [general, express]}}
+    - {{id: "1002", name: 이상담, queues: [general, express]}}
+dialer:
+  poll_interval: 2
+  callbacks:   # the demo calls back at any hour; real centres keep the default 09:00-20:00
+    calling_hours:
+      weekdays: {{start: "00:00", end: "23:59"}}
+      weekends: {{start: "00:00", end: "23:59"}}
 routes:
   - {{match: '1588', target: 'flow:main'}}        # the service number: the IVR
+  - {{match: '1599', target: 'queue:express'}}    # straight to a queue (callback on overflow)
+  - {{match: '0\\d{{9,10}}', target: 'trunk:demo-gw'}}  # customers, called back
   - {{match: '1\\d{{3}}', target: 'extension:\\g<0>'}}   # agents dial each other
 """
 
@@ -77,11 +95,10 @@ def always_open_flows(directory: Path, edits: list[tuple[str, str]] | None = Non
     return directory
 
 
-def demo_config(port: int, data_dir: Path) -> Config:
+def demo_config(port: int, data_dir: Path, customer_port: int = 5099) -> Config:
     flows = always_open_flows(data_dir / "demo_flows")
-    return parse_config(DEMO_CONFIG.format(port=port, flows=flows), "<demo>").with_overrides(
-        data_dir=str(data_dir)
-    )
+    text = DEMO_CONFIG.format(port=port, flows=flows, customer_port=customer_port)
+    return parse_config(text, "<demo>").with_overrides(data_dir=str(data_dir))
 
 
 def load_demo_customers(config: Config) -> None:
@@ -90,10 +107,12 @@ def load_demo_customers(config: Config) -> None:
     from cti_server.storage import Database
     from cti_server.storage.customers import CustomerDirectory
     from cti_server.storage.demo_data import load_demo_data
+    from cti_server.storage.users import UserRepo, seed_demo_users
 
     db = Database.from_config(config)
     try:
         load_demo_data(CustomerDirectory.from_config(config, db), now=datetime.now(UTC))
+        seed_demo_users(UserRepo(db))  # desktop logins: 1001/1001pass, super/superpass, ...
     finally:
         db.dispose_sync()
 
@@ -110,13 +129,14 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
     from cti_server.sipp_caller import write_caller_scenario
 
     logging.getLogger("cti.events").setLevel(logging.WARNING)  # the demo prints them itself
-    config = demo_config(sip_port, data_dir)
+    customer_port = _free_udp_port()
+    config = demo_config(sip_port, data_dir, customer_port)
     accounts = load_database_accounts(config)  # also creates or migrates the database
     load_demo_customers(config)
     app = build_app(config, reactor, extra_accounts=accounts)
     app.start()
     port = app.sip_port
-    outcome: dict[str, Any] = {"established": False, "cleared": None}
+    outcome: dict[str, Any] = {"established": False, "cleared": None, "expect": set(PEERS)}
     say = _printer()
     say(f"server up: SIP UDP/TCP on 127.0.0.1:{port}; agents 1001, 1002; trunk demo-gw")
     say("IVR flow `main` on 1588 (office hours opened around the clock for the demo)")
@@ -164,13 +184,31 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
             reactor.callLater(0.2, start_caller)
         if isinstance(event, AuthenticationAttempted) and event.outcome == "ok":
             outcome["authenticated"] = event.customer_id
-        if isinstance(event, CallQueued):
+        if isinstance(event, CallQueued) and "queued" not in outcome:
             outcome["queued"] = event.customer_id
-        if isinstance(event, CallEstablished):
+        if isinstance(event, CallEstablished) and not outcome["established"]:
             outcome["established"] = True
             reactor.callLater(1.0, show_screen_pop, event.call_id)
-        if isinstance(event, CallCleared):
+            reactor.callLater(1.5, start_waiting_caller)
+        if isinstance(event, CallCleared) and outcome["cleared"] is None:
             outcome["cleared"] = event.cause
+        if isinstance(event, CallbackRequested):
+            outcome["callback"] = event.callback_id
+        if isinstance(event, CallDialed):
+            say(f"dialer: agent {event.agent_id} rings first, then {event.number} is called back")
+        if isinstance(event, CallbackCompleted) and event.callback_id == outcome.get("callback"):
+            outcome["called_back"] = True
+
+    def start_waiting_caller() -> None:
+        say("a second caller (01055550002) dials 1599: queue `express`, nobody free")
+        xml = write_caller_scenario(
+            data_dir / "demo_scenarios",
+            [],
+            name="demo_waiting",
+            caller="01055550002",
+            ends="server",
+        )
+        _spawn(reactor, sipp, _sipp_args(xml, port, "-s", "1599"), "waiting_caller", say, outcome)
 
     def show_screen_pop(call_id: str) -> None:
         call = app.switch.controller.calls.get(call_id)
@@ -200,7 +238,7 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
             "1001",
             "-rtp_echo",  # the agent "speaks" by echoing what it hears
             "-m",
-            "1",
+            "2",  # the caller, then the callback
             "-timeout",
             "60s",
             "-nostdin",
@@ -213,6 +251,11 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
         "agent",
         say,
         outcome,
+    )
+    say(f"SIPp phone of customer 01055550002 (behind trunk demo-gw) on 127.0.0.1:{customer_port}")
+    customer = SCENARIOS / "agent_hangup.xml"  # answers, talks 1 s, hangs up
+    _spawn(
+        reactor, sipp, _sipp_args(customer, 0, "-p", str(customer_port)), "customer", say, outcome
     )
     say("agent 1001 registers (digest auth)")
     _spawn(
@@ -245,7 +288,7 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
         say,
         outcome,
     )
-    reactor.callLater(75, reactor.stop)
+    reactor.callLater(100, reactor.stop)
     reactor.addSystemEventTrigger("before", "shutdown", app.stop)
     reactor.run()
     for closed in app.recording.closed if app.recording else []:
@@ -259,18 +302,31 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
         and outcome["established"]
         and outcome.get("screen_pop")
         and outcome["cleared"] == "caller_hangup"
-        and all(outcome.get(k) == 0 for k in ("caller", "agent", "register"))
+        and outcome.get("called_back")
+        and all(outcome.get(k) == 0 for k in PEERS)
     )
     say(
         "demo "
         + (
             "PASSED: the caller logged in by PIN, was queued and reached agent 1001 "
-            "with the screen pop"
+            "with the screen pop; the caller who asked for a callback was called back"
             if ok
             else f"FAILED: {outcome}"
         )
     )
     return 0 if ok else 1
+
+
+PEERS = ("caller", "agent", "register", "waiting_caller", "customer")
+
+
+def _sipp_args(scenario: Path, port: int, *extra: str) -> list[str]:
+    """A one-call SIPp run on loopback; ``port`` 0: a peer that only answers (no target)."""
+    args = ["-sf", str(scenario), *extra, "-m", "1", "-timeout", "90s", "-nostdin"]
+    args += ["-i", "127.0.0.1"]
+    if "-p" not in extra:
+        args += ["-p", "0"]
+    return args + ([f"127.0.0.1:{port}"] if port else [])
 
 
 def _free_udp_port() -> int:
@@ -305,7 +361,7 @@ def _spawn(
             code = reason.value.exitCode
             outcome[name] = code
             say(f"SIPp {name} finished with exit code {code}")
-            if all(k in outcome for k in ("caller", "agent", "register")):
+            if all(k in outcome for k in outcome["expect"]):
                 reactor.callLater(0.5, reactor.stop)
 
     proc = reactor.spawnProcess(

@@ -25,14 +25,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from cti_server.config import Config, load_config
+from cti_server.storage.callback_figures import CallbackFigures, load_callback_figures
 from cti_server.storage.db import Database, configured_url
 from cti_server.storage.migrations import current_revision, head_revision
 from cti_server.storage.repos import CallRecord as StoredCall
 from cti_server.storage.tables import CallRecordRow
+from metrics.callback_stats import callback_report
 from metrics.cdr import CallRecord, Outcome
 from metrics.event_rows import AgentStateRow
 from metrics.periods import GROUPINGS, PeriodError, parse_moment
-from metrics.reports import csv_rows, html_page, text_table
+from metrics.reports import callback_text, csv_rows, html_page, text_table
 from metrics.stats import StatsSettings, StatsTable, period_stats
 
 FORMATS = ("table", "csv", "html", "png")
@@ -49,7 +51,10 @@ EPILOG = """examples:
 the day, month or year --from names. A call counts in the period it started in.
 The table is always printed; csv, html and png also write --out (default
 report-BY-FROM-TO.EXT). Figures: see metrics/stats.py (requests, answer rate, abandons
-excluding short ones, service level, ASA, AHT).
+excluding short ones, service level, ASA, AHT). A callbacks section follows the table:
+callbacks requested in the period by queue (done, failed, pending, completion rate, time
+to callback, attempts per completion, handle time) and campaign leads by their last
+attempt (dialled, answered, dropped and the drop rate, completion): metrics/callback_stats.py.
 """
 
 
@@ -144,6 +149,18 @@ def _report(args: argparse.Namespace) -> int:
     except PeriodError as exc:
         raise ReportError(str(exc)) from exc
     sys.stdout.write(text_table(table) + "\n")
+    figures = load_callbacks(config, start, end)
+    callbacks = callback_report(
+        figures.callbacks,
+        figures.leads,
+        figures.progress,
+        records,
+        start=start,
+        end=end,
+        tz=tz,
+        now=datetime.now(UTC).timestamp(),
+    )
+    sys.stdout.write("\n" + callback_text(callbacks) + "\n")
     if args.format != "table":
         span = f"{args.start}-{args.end or end.date().isoformat()}".replace(":", "")
         out = args.out or Path(f"report-{args.by}-{span}.{args.format}")
@@ -190,6 +207,16 @@ def load_records(config: Config, start: datetime, end: datetime) -> list[CallRec
     finally:
         db.dispose_sync()
     return [from_stored(r) for r in rows]
+
+
+def load_callbacks(config: Config, start: datetime, end: datetime) -> CallbackFigures:
+    """Callback requests and campaign leads of ``[start, end)`` (after ``load_records``
+    checked the database)."""
+    db = Database.from_config(config)
+    try:
+        return load_callback_figures(db, start, end)
+    finally:
+        db.dispose_sync()
 
 
 STATE_LOOKBACK = timedelta(days=1)  # the state an agent was in when the period began

@@ -109,9 +109,12 @@ class LoadCenter:
     server: subprocess.Popen[str]
     log_path: Path
     agents: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    token: str = ""  # the API's bearer token (demo supervisor), for api() and the watcher
 
     def api(self, path: str) -> Any:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as r:
+        url = f"http://127.0.0.1:{self.http_port}{path}"
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
             return json.loads(r.read())
 
     def log(self) -> str:
@@ -154,7 +157,7 @@ def start_center(
     """Server, demo customers and registered echo agents, all bounded to ``seconds``."""
     work.mkdir(parents=True, exist_ok=True)
     config = write_config(work, agents, recording)
-    for command in (["db", "upgrade"], ["customers", "demo"]):
+    for command in (["db", "upgrade"], ["customers", "demo"], ["users", "demo"]):
         done = subprocess.run(
             [python(), "-m", "cti_server", *command, "--config", str(config)],
             capture_output=True,
@@ -192,12 +195,25 @@ def start_center(
         log_path,
     )
     try:
+        center.token = login(center.http_port, "super", "superpass")
         center.agents = start_agents(work, center.sip_port, agent_ids(agents), seconds)
         wait_ready(center, agent_ids(agents))
     except BaseException:
         center.stop()
         raise
     return center
+
+
+def login(http_port: int, username: str, password: str) -> str:
+    """POST /api/v1/auth/login: the bearer token."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{http_port}/api/v1/auth/login",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return str(json.loads(r.read())["token"])
 
 
 def wait_ready(center: LoadCenter, ids: list[str], timeout: float = 15.0) -> None:
@@ -303,6 +319,7 @@ def run_locust(
     cmd += ["-u", str(users), "-r", str(spawn_rate or users), "-t", f"{int(seconds)}s"]
     cmd += ["--stop-timeout", str(int(stop_timeout)), "--host", f"127.0.0.1:{center.sip_port}"]
     cmd += ["--cti-http", f"127.0.0.1:{center.http_port}", "--talk-seconds", str(talk)]
+    cmd += ["--cti-token", center.token]
     cmd += ["--cti-samples", str(samples), "--csv", str(out / "locust"), "--only-summary"]
     cmd += classes
     started = time.monotonic()

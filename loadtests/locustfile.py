@@ -69,6 +69,9 @@ def _options(parser: Any) -> None:
     group = parser.add_argument_group("cti-server callers")
     group.add_argument("--cti-http", default="", help="the server's HTTP host:port (IVR timing)")
     group.add_argument("--cti-poll", type=float, default=0.2, help="API poll interval, s")
+    group.add_argument(
+        "--cti-token", default=os.environ.get("CTI_API_TOKEN", ""), help="API bearer token"
+    )
     group.add_argument("--talk-seconds", type=float, default=3.0, help="talk time with the agent")
     group.add_argument("--queue-timeout", type=float, default=60.0, help="longest wait for one")
     group.add_argument(
@@ -134,8 +137,9 @@ class CallWatcher:
     number of users.
     """
 
-    def __init__(self, url: str, interval: float) -> None:
+    def __init__(self, url: str, interval: float, token: str = "") -> None:
         self.url, self.interval = url, interval
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.last_ivr: dict[str, float] = {}
         self.queued: dict[str, float] = {}
         self.errors = 0
@@ -159,7 +163,8 @@ class CallWatcher:
     def _loop(self) -> None:
         while True:
             try:
-                with urllib.request.urlopen(self.url, timeout=2) as response:
+                request = urllib.request.Request(self.url, headers=self.headers)
+                with urllib.request.urlopen(request, timeout=2) as response:
                     rows = json.loads(response.read())["calls"]
             except (OSError, ValueError, KeyError):
                 self.errors += 1
@@ -190,7 +195,7 @@ def watcher(env: Environment) -> CallWatcher | None:
     opts = env.parsed_options
     if _watcher is None and opts is not None and opts.cti_http:
         url = f"http://{opts.cti_http}/api/v1/calls"
-        _watcher = CallWatcher(url, opts.cti_poll)
+        _watcher = CallWatcher(url, opts.cti_poll, opts.cti_token)
     return _watcher
 
 

@@ -232,7 +232,7 @@ def classify(r: CallRecord) -> Outcome:
         return Outcome.ANSWERED
     if r.voice_message_for is not None:
         return Outcome.VOICE_MESSAGE
-    if r.callback_id is not None:
+    if r.callback_id is not None and not r.route.startswith("dialer:"):
         return Outcome.CALLBACK_REQUESTED
     if r.left_queue == "abandoned_ringing":
         return Outcome.ABANDONED_RINGING

@@ -15,11 +15,13 @@ import base64
 import html
 import unicodedata
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any, Literal
 
+from metrics.callback_stats import CallbackReport, CallbackStats, CampaignStats
 from metrics.stats import PeriodStats, StatsTable
 
-Kind = Literal["count", "rate", "seconds", "duration"]
+Kind = Literal["count", "rate", "seconds", "duration", "number"]
 
 KEY_LABELS: dict[str, tuple[str, str]] = {
     "day": ("날짜", "Date"),
@@ -34,7 +36,7 @@ TOTAL_LABEL = "합계 Total"
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    field: str  # a PeriodStats field
+    field: str  # a PeriodStats field (CallbackStats, CampaignStats in the callback tables)
     korean: str
     english: str
     kind: Kind
@@ -101,6 +103,8 @@ def _display(value: Any, kind: Kind) -> str:
         return f"{100 * value:.1f}%"
     if kind == "seconds":
         return f"{value:.1f}"
+    if kind == "number":
+        return f"{value:.2f}"
     seconds = round(value)
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
@@ -111,6 +115,8 @@ def _cell(value: Any, kind: Kind) -> str | int | float:
     if kind == "count":
         return int(value)
     number = float(value)
+    if kind == "number":
+        return round(number, 2)
     return round(100 * number, 1) if kind == "rate" else round(number, 1)
 
 
@@ -171,13 +177,18 @@ def text_table(table: StatsTable) -> str:
     korean, english = KEY_LABELS[table.by]
     lines = [[korean, *(c.korean for c in cols)], [english, *(c.english for c in cols)]]
     lines += [row[:] for row in display_rows(table)[1:]]
+    return _grid(title(table), lines)
+
+
+def _grid(heading: str, lines: list[list[str]]) -> str:
+    """Two header lines, the rows and the total last, in aligned columns under ``heading``."""
     widths = [max(_width(line[i]) for line in lines) for i in range(len(lines[0]))]
     rendered = [
         "  ".join(_pad(cell, widths[i], right=i > 0) for i, cell in enumerate(line)).rstrip()
         for line in lines
     ]
     rule = "-" * max(_width(line) for line in rendered)
-    return "\n".join([title(table), *rendered[:2], rule, *rendered[2:-1], rule, rendered[-1]])
+    return "\n".join([heading, *rendered[:2], rule, *rendered[2:-1], rule, rendered[-1]])
 
 
 STYLE = """
@@ -223,3 +234,101 @@ def html_page(table: StatsTable, chart_png: bytes | None = None) -> str:
         + f'\n</tbody>\n</table>\n{image}\n<p class="note">{html.escape(NOTE)}</p>\n'
         "</body>\n</html>\n"
     )
+
+
+# --- callbacks and campaigns (metrics.callback_stats) ---------------------------------------
+
+CALLBACK_COLUMNS = (
+    Column("requested", "요청", "Requested", "count"),
+    Column("repeat_requests", "재요청", "Repeats", "count"),
+    Column("done", "완료", "Done", "count"),
+    Column("failed", "실패", "Failed", "count"),
+    Column("pending", "미처리", "Pending", "count"),
+    Column("overdue", "기한 경과", "Overdue", "count"),
+    Column("completion_rate", "완료율", "Completion", "rate"),
+    Column("done_rate", "요청 대비 완료", "Done/requested", "rate"),
+    Column("wait_avg", "평균 콜백 소요", "Avg to callback", "duration"),
+    Column("wait_median", "중앙값", "Median", "duration"),
+    Column("wait_p90", "90 백분위", "P90", "duration"),
+    Column("attempts_per_completion", "완료당 시도", "Attempts/done", "number"),
+    Column("handle_avg", "평균 처리 시간", "AHT", "seconds"),
+)
+CAMPAIGN_COLUMNS = (
+    Column("leads", "리드", "Leads", "count"),
+    Column("remaining", "남은 리드", "Remaining", "count"),
+    Column("dialled", "발신", "Dialled", "count"),
+    Column("answered", "고객 응답", "Answered", "count"),
+    Column("done", "완료", "Done", "count"),
+    Column("failed", "실패", "Failed", "count"),
+    Column("abandoned", "포기(드롭)", "Dropped", "count"),
+    Column("abandon_rate", "포기율", "Drop rate", "rate"),
+    Column("completion_rate", "완료율", "Completion", "rate"),
+    Column("done_rate", "발신 대비 완료", "Done/dialled", "rate"),
+    Column("attempts_per_completion", "완료당 시도", "Attempts/done", "number"),
+    Column("handle_avg", "평균 처리 시간", "AHT", "seconds"),
+)
+CALLBACK_NOTE = (
+    "콜백은 요청 시각 기준으로 집계합니다. 완료율 = 완료 / (완료 + 실패). "
+    "캠페인 리드는 마지막 시도 시각 기준이며 포기율 = 드롭 / 고객 응답입니다.",
+    "Callbacks count in the period they were requested in; completion = done / (done + "
+    "failed); time to callback runs from the request to the call that reached the customer.",
+    "Leads count in the period of their last attempt; drop rate = dropped / answered; lead "
+    "handle time is in the total only (call records do not name the campaign).",
+    "Definitions: metrics/callback_stats.py.",
+)
+
+
+def _stats_rows(
+    key_labels: tuple[str, str],
+    cols: tuple[Column, ...],
+    rows: tuple[CallbackStats, ...] | tuple[CampaignStats, ...],
+    total: CallbackStats | CampaignStats,
+) -> list[list[str]]:
+    lines = [
+        [key_labels[0], *(c.korean for c in cols)],
+        [key_labels[1], *(c.english for c in cols)],
+    ]
+    for key, row in [*((r.key, r) for r in rows), (TOTAL_LABEL, total)]:
+        lines.append([key, *(_display(getattr(row, c.field), c.kind) for c in cols)])
+    return lines
+
+
+def callback_text(report: CallbackReport) -> str:
+    """The report's callbacks section for a terminal: callbacks by queue, then campaigns."""
+    start = report.start.isoformat(timespec="minutes")
+    end = report.end.isoformat(timespec="minutes")
+    now = datetime.fromtimestamp(report.now, report.start.tzinfo).isoformat(timespec="minutes")
+    heading = f"콜백 Callbacks: {start} ≤ t < {end} ({report.tz}), 현재 as of {now}"
+    lines = _stats_rows(KEY_LABELS["queue"], CALLBACK_COLUMNS, report.queues, report.total)
+    out = [_grid(heading, lines)]
+    reasons = ", ".join(f"{r} {n}" for r, n in report.total.failed_by_reason)
+    if reasons:
+        out.append(f"실패 사유 Failed by reason: {reasons}")
+    if report.campaigns:
+        labels = ("캠페인", "Campaign")
+        rows = _stats_rows(labels, CAMPAIGN_COLUMNS, report.campaigns, report.campaign_total)
+        out += ["", _grid("캠페인 Campaigns (마지막 시도 기준 by last attempt)", rows)]
+    else:
+        out += ["", "캠페인 Campaigns: 없음 none"]
+    return "\n".join([*out, *CALLBACK_NOTE])
+
+
+def _stats_json(row: CallbackStats | CampaignStats) -> dict[str, Any]:
+    out = {f.name: getattr(row, f.name) for f in fields(row)}
+    if isinstance(row, CallbackStats):
+        out["failed_by_reason"] = dict(row.failed_by_reason)
+    return out
+
+
+def callback_json(report: CallbackReport) -> dict[str, Any]:
+    """The API body: raw values (rates as fractions, times in seconds)."""
+    return {
+        "from": report.start.isoformat(),
+        "to": report.end.isoformat(),
+        "tz": report.tz,
+        "now": datetime.fromtimestamp(report.now, report.start.tzinfo).isoformat(),
+        "queues": [_stats_json(r) for r in report.queues],
+        "total": _stats_json(report.total),
+        "campaigns": [_stats_json(r) for r in report.campaigns],
+        "campaign_total": _stats_json(report.campaign_total),
+    }

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import pytest_twisted
+from sqlalchemy import insert
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
@@ -18,7 +20,10 @@ from cti_server.api.stats import StatsResource
 from cti_server.report_cli import from_stored, run, to_stored
 from cti_server.storage import CallRecord as StoredCall
 from cti_server.storage import CallRecordRepo, Database, run_in_loop
+from cti_server.storage.callbacks import CallbackRepo
+from cti_server.storage.dialer_store import DialerStore
 from cti_server.storage.migrations import upgrade
+from cti_server.storage.tables import CallRecordRow
 from metrics.cdr import CallRecord, Outcome
 from tests.unit.metrics.test_stats import CALLS, KST
 
@@ -163,3 +168,50 @@ def test_stats_api_rows_and_errors() -> None:
     broken = StatsResource(lambda a, b: fail(RuntimeError("db down")), KST)
     status, body = get(broken, **{"from": "2026-12-01"})
     assert status == 503 and body == {"error": "database_unavailable", "detail": "db down"}
+
+
+def test_the_callbacks_section_from_the_database(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = Database(f"sqlite:///{data_dir / 'cti.sqlite3'}")
+    requests, store = CallbackRepo(db), DialerStore(db)
+    nine = datetime(2026, 12, 1, 0, 0, tzinfo=UTC).timestamp()  # 09:00 KST
+    done, _ = requests.request("01011112222", "sales", call_id="in-1", customer_id=None,
+                               due_at=nine, now=nine)  # fmt: skip
+    assert store.mark_dialing(done, "callback", 1, nine + 1200)  # 20 min later
+    assert store.complete(done, "callback")
+    requests.request("01033334444", "sales", call_id="in-2", customer_id=None,
+                     due_at=nine + 60, now=nine + 60)  # fmt: skip
+    dialled = CallRecord(
+        call_id="out-1",
+        started_at=nine + 1200,
+        route="dialer:callback",
+        queue="sales",
+        callback_id=done,
+        agent_id="1001",
+        answered_at=nine + 1210,
+        talk_seconds=90.0,
+        wrap_up_seconds=30.0,
+        outcome=Outcome.ANSWERED,
+        cause="caller_hangup",
+        ended_at=nine + 1300,
+    )
+    row = to_stored(dialled)
+    with db.sync_engine.begin() as conn:
+        conn.execute(insert(CallRecordRow), [{f.name: getattr(row, f.name) for f in fields(row)}])
+    db.dispose_sync()
+
+    assert report(data_dir, "--from 2026-12-01") == 0
+    printed = capsys.readouterr().out
+    section = printed[printed.index("콜백 Callbacks:") :]
+    lines = section.splitlines()
+    assert lines[1].split()[:3] == ["큐", "요청", "재요청"]
+    assert lines[2].split()[:3] == ["Queue", "Requested", "Repeats"]
+    sales = lines[4].split()
+    # requested 2, repeats 0, done 1, failed 0, pending 1, (overdue: by the wall clock),
+    # completion 100 %, done/requested 50 %, time to callback 20 min (avg, median, p90),
+    # 1 attempt per completion, AHT 120 s (talk 90 + wrap-up 30)
+    expected = ["sales", "2", "0", "1", "0", "1", "100.0%", "50.0%", "0:20:00", "0:20:00",
+                "0:20:00", "1.00", "120.0"]  # fmt: skip
+    assert sales[:6] + sales[7:] == expected
+    assert "캠페인 Campaigns: 없음 none" in section

@@ -2,7 +2,8 @@
 
 ``{"node": id, "role": "leader" | "standby", "token": n | null}``; ``token`` is the fencing
 token this node leads with, null on a standby. A load balancer or a wallboard asks each node
-which one distributes calls; the fail-over test watches the token grow.
+which one distributes calls (so the route is open, like ``/health``); the fail-over test
+watches the token grow.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from cti_server.api.json_io import error, json_response
+from cti_server.api.models import HaOut
+from cti_server.api.router import ApiRequest, Route
 
 
 class HaStatus(Protocol):
@@ -30,3 +33,10 @@ class HaResource(Resource):
         if request.postpath not in ([], [b""]):
             return error(request, 404, "not_found", "use /api/v1/ha")
         return json_response(request, 200, self._service.status())
+
+    def get_ha(self, req: ApiRequest) -> dict[str, Any]:
+        return self._service.status()
+
+    def route(self) -> Route:
+        return Route("GET", "/ha", self.get_ha, "This node's hot-standby role (open)",
+                     ("system",), role=None, response=HaOut)  # fmt: skip

@@ -25,6 +25,7 @@ from cti_server.actions import (
 )
 from cti_server.call.call_setup import CallSetup
 from cti_server.call.deadlines import DeadlineHeap
+from cti_server.call.desk_control import DeskControl
 from cti_server.call.dial_out import DialOutHost
 from cti_server.call.ivr_host import IvrHost
 from cti_server.call.media_plan import MediaPlanner, PromptSource
@@ -62,7 +63,9 @@ Locator = Callable[[str, float], list[str]]  # account user, now -> contact URIs
 IdSource = Callable[[str], str]  # prefix -> new unique id
 
 
-class CallController(CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, DialOutHost, Teardown):
+class CallController(
+    CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, DialOutHost, DeskControl, Teardown
+):
     def __init__(
         self,
         router: Router,
@@ -265,10 +268,12 @@ class CallController(CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, DialOu
         )
         if leg is call.transfer_leg:
             call.transfer_leg = None
+            call.phase = CallPhase.CONNECTED
             transferor, call.transferor = call.transferor, None
+            silent, call.transfer_silent = call.transfer_silent, False
             return (
                 [NotifyRefer(leg_id=transferor.leg_id, status=e.status, final=True)]
-                if (transferor and transferor.alive)
+                if (transferor and transferor.alive and not silent)
                 else []
             )
         if leg is not call.peer or not call.inbound.alive:

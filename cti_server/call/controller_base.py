@@ -76,6 +76,9 @@ class ControllerBase:
     def _acd_run(self, actions: list[Any], now: float) -> list[LegAction]:
         raise NotImplementedError
 
+    def _release_agent(self, call: Call, now: float) -> list[LegAction]:
+        raise NotImplementedError
+
     def _play_then(
         self, call: Call, parts: list[tuple[str, dict[str, int]]], after: str, now: float
     ) -> bool:

@@ -133,6 +133,7 @@ class MidCall(ControllerBase):
         self, call: Call, new_leg: Leg, status: int, answer: bytes, now: float
     ) -> list[LegAction]:
         transferor = call.transferor
+        silent, call.transfer_silent = call.transfer_silent, False
         call.transfer_leg = None
         call.transferor = None
         anchored = self._plan is not None
@@ -141,7 +142,7 @@ class MidCall(ControllerBase):
             new_leg.apply(LegInput.HANGUP, now)
             out: list[LegAction] = [] if anchored else [AckLeg(leg_id=new_leg.leg_id)]
             out.append(ByeLeg(leg_id=new_leg.leg_id))
-            if transferor is not None:
+            if transferor is not None and not silent:
                 out.append(NotifyRefer(leg_id=transferor.leg_id, status=status, final=True))
             return out
         new_leg.apply(LegInput.ACK, now)
@@ -149,6 +150,8 @@ class MidCall(ControllerBase):
             call.inbound = new_leg
         else:
             call.peer = new_leg
+        if silent and call.dial is not None and transferor is not None:
+            call.dial = None  # the agent's leg is gone: from here on an ordinary call
         call.phase = CallPhase.CONNECTED
         self._events.append(
             ev.CallEstablished(
@@ -158,10 +161,11 @@ class MidCall(ControllerBase):
         out = [] if anchored else [AckLeg(leg_id=new_leg.leg_id, sdp=answer)]
         if transferor is not None and transferor.alive:
             transferor.apply(LegInput.HANGUP, now)
-            out += [
-                NotifyRefer(leg_id=transferor.leg_id, status=200, final=True),
-                ByeLeg(leg_id=transferor.leg_id),
-            ]
+            if not silent:
+                out.append(NotifyRefer(leg_id=transferor.leg_id, status=200, final=True))
+            out.append(ByeLeg(leg_id=transferor.leg_id))
+        if silent:
+            out += self._release_agent(call, now)
         if transferor is not None and self._plan is not None:
             self._plan.close(transferor.leg_id)
         return out

@@ -150,6 +150,7 @@ class Call:
     peer: Leg | None = None  # the outbound leg currently connected or being tried
     transfer_leg: Leg | None = None  # the new leg of a blind transfer in progress
     transferor: Leg | None = None  # the leg that sent REFER
+    transfer_silent: bool = False  # a transfer from the desktop: no REFER, so no NOTIFYs
     created_at: float = 0.0
     last_activity: float = 0.0
     probe_due: float | None = None

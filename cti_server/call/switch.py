@@ -51,6 +51,12 @@ class CallSwitch:
     def connect_agent(self, call_id: str, agent_id: str, timeout: float, now: float) -> None:
         self._execute(self.controller.connect_agent(call_id, agent_id, timeout, now), now)
 
+    def desk_hold(self, call_id: str, hold: bool, now: float) -> None:
+        self._execute(self.controller.desk_hold(call_id, hold, now), now)
+
+    def desk_transfer(self, call_id: str, kind: str, target: str, now: float) -> None:
+        self._execute(self.controller.desk_transfer(call_id, kind, target, now), now)
+
     def hang_up(self, call_id: str, cause: str, now: float) -> None:
         self._execute(self.controller.hang_up(call_id, cause, now), now)
 

@@ -53,6 +53,8 @@ class Recording:
     status: RecordingStatus = RecordingStatus.RECORDING
     segments: list[dict[str, Any]] = field(default_factory=list)
     kind: str = "call"  # or "voice_message": a message left for ``agent_id``
+    handled_at: datetime | None = None  # voice message marked done (revision 0008)
+    handled_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

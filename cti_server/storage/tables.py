@@ -112,6 +112,8 @@ class RecordingRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
     kind: Mapped[str] = mapped_column(String(16), server_default="call")
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    handled_by: Mapped[str | None] = mapped_column(Text)
 
 
 class CallRecordRow(Base):

@@ -6,12 +6,14 @@ Each test gets its own server on free ports and its own data directory; the serv
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +66,8 @@ class Server:
     data_dir: Path
     log_file: object = None
     extra: dict[str, int] = field(default_factory=dict)
+    config_path: Path | None = None
+    tokens: dict[str, str] = field(default_factory=dict)  # API logins by user name
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -113,9 +117,37 @@ def start_server(tmp: Path, config_text: str) -> Server:
     fields = dict(part.split("=", 1) for part in line.split()[2:])
     port = int(fields["sip"].rsplit(":", 1)[1])
     proc.stdout.close()
-    server = Server(port, proc, log_path, data, log_file)
+    server = Server(port, proc, log_path, data, log_file, config_path=cfg)
     server.extra["http_port"] = int(fields["http"].rsplit(":", 1)[1])
     return server
+
+
+def api_token(server: Server, user: str = "admin") -> str:
+    """A bearer token for demo user ``user`` (``admin``, ``super``, ``1001``, ``1002``): the
+    demo users are added to the server's own database (cheap hashes), then logged in."""
+    if user in server.tokens:
+        return server.tokens[user]
+    from cti_server.auth import ScryptCost
+    from cti_server.config import load_config
+    from cti_server.storage.db import Database
+    from cti_server.storage.users import DEMO_USERS, UserRepo, seed_demo_users
+
+    config = load_config(server.config_path).with_overrides(data_dir=str(server.data_dir))
+    database = Database.from_config(config)
+    try:
+        seed_demo_users(UserRepo(database, cost=ScryptCost(n=1024)))
+    finally:
+        database.dispose_sync()
+    password = next(p for name, p, *_ in DEMO_USERS if name == user)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.extra['http_port']}/api/v1/auth/login",
+        data=json.dumps({"username": user, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        server.tokens[user] = json.loads(response.read())["token"]
+    return server.tokens[user]
 
 
 def stop_server(server: Server) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from cti_server.demo import always_open_flows
 from cti_server.sipp_caller import write_caller_scenario
-from tests.e2e.conftest import Server, start_server, stop_server
+from tests.e2e.conftest import Server, api_token, start_server, stop_server
 from tests.e2e.helpers import SippRun, run_sipp
 
 CONFIG = """
@@ -135,10 +135,16 @@ def ivr_caller(
     )
 
 
-def api(server: Server, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+def api(
+    server: Server, path: str, body: dict[str, Any] | None = None, *, user: str = "admin"
+) -> tuple[int, Any]:
+    """``GET`` (or ``POST`` with ``body``) as demo user ``user``, logged in on first use."""
     url = f"http://127.0.0.1:{server.extra['http_port']}{path}"
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    headers = {"Authorization": f"Bearer {api_token(server, user)}"}
+    request = urllib.request.Request(
+        url, data=data, method="POST" if data else "GET", headers=headers
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())

@@ -54,10 +54,10 @@ def test_an_agent_who_does_not_answer_loses_the_call_to_the_next(tmp_path: Path)
 def test_a_caller_for_an_away_agent_leaves_them_a_voice_message(tmp_path: Path) -> None:
     with contact_center(tmp_path, demo_customers=False) as server:
         phone = agent(tmp_path, server, "1001", "agent_ring_cancel.xml")
-        status, body = api(
-            server, "/api/v1/agents/1001/state", {"state": "away", "reason": "외근", "by": "sup"}
+        status, body = api(  # a supervisor's away: remote, recorded as forced
+            server, "/api/v1/agents/1001/state", {"state": "away", "reason": "외근"}, user="super"
         )
-        assert status == 200 and body["state"] == "away" and body["by"] == "sup", body
+        assert status == 200 and body["state"] == "away" and body["by"] == "super", body
         caller = ivr_caller(tmp_path, server, [(9.0, "#")], called="71001", ends="server")
         assert caller.finish(30) == 0, caller.explain()
         started = wait_event(server, "voice_message_started", timeout=15, agent_id="1001")

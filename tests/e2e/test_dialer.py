@@ -15,82 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from cti_server.config import load_config
-from cti_server.storage import Database
-from cti_server.storage.callbacks import CallbackRepo
 from cti_server.storage.tables import CallbackStatus
 from tests.e2e.conftest import Server, free_port, start_server, stop_server
-from tests.e2e.contact_center import CONFIG, load_demo_customers, poll, write_flows
-from tests.e2e.helpers import SippRun, register_agent, run_sipp, wait_event
+from tests.e2e.contact_center import poll
+from tests.e2e.helpers import register_agent, run_sipp, wait_event
+from tests.e2e.outbound import customer_phone, outbound_center, ready_agent
 from tests.storage.conftest import fresh_db_url, pg_server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.e2e
 
-ALL_DAY = '{weekdays: {start: "00:00", end: "23:59"}, weekends: {start: "00:00", end: "23:59"}}'
-DIALER = f"""
-dialer:
-  poll_interval: 1
-  protection: {{max_inbound_wait: 10, service_level_target: null}}
-  callbacks:
-    reserve_timeout: 10
-    ring_timeout: 8
-    retry: {{busy: 60, no_answer: 60, failed: 60}}
-    calling_hours: {ALL_DAY}
-  campaigns:
-    - {{name: spring, queue: general, calling_hours: {ALL_DAY}, retry: {{busy: 60}}}}
-"""
-
-
-def _config(tmp: Path, customer_port: int, database_url: str | None = None) -> str:
-    text = CONFIG.format(
-        data_dir=tmp / "data",
-        flows_dir=write_flows(tmp / "flows"),
-        storage=f"storage: {{database_url: '{database_url}'}}" if database_url else "",
-        strategy="longest_idle",
-        offer_timeout=15,
-        designated_wait=20,
-        max_failures=5,
-    )
-    text = text.replace(
-        "  - {name: gw, allow_from: [127.0.0.1/32]}",
-        "  - {name: gw, allow_from: [127.0.0.1/32], "
-        f"outbound_uri: 'sip:127.0.0.1:{customer_port}'}}",
-    )
-    text = text.replace("routes:\n", "routes:\n  - {match: '0\\d{9,10}', target: 'trunk:gw'}\n")
-    return text + DIALER
-
-
-def _start(
-    tmp: Path, customer_port: int, database_url: str | None = None
-) -> tuple[Server, CallbackRepo]:
-    text = _config(tmp, customer_port, database_url)
-    path = tmp / "dialer.yaml"
-    path.write_text(text)
-    load_demo_customers(path)  # migrates the database too
-    repo = CallbackRepo(Database.from_config(load_config(path)))
-    return start_server(tmp, text), repo
-
-
-def _agent(tmp: Path, server: Server) -> SippRun:
-    port = free_port()
-    run = run_sipp(
-        tmp, "agent1001", "agent_answer.xml", server.port, "-s", "1001", port=port, timeout=40
-    )
-    register_agent(tmp, server, "1001", "pw1001", port)
-    assert wait_event(server, "agent_logged_in", agent_id="1001", state="ready"), server.log()
-    return run
-
-
-def _customer(tmp: Path, scenario: str, port: int) -> SippRun:
-    return run_sipp(tmp, "customer", scenario, 9, "-s", "customer", port=port, timeout=40)
-
 
 def test_a_callback_is_dialled_agent_first_and_completed(tmp_path: Path) -> None:
     customer_port = free_port()
-    server, repo = _start(tmp_path, customer_port)
+    server, repo = outbound_center(tmp_path, customer_port)
     try:
-        customer = _customer(tmp_path, "agent_hangup.xml", customer_port)
-        agent = _agent(tmp_path, server)
+        customer = customer_phone(tmp_path, "agent_hangup.xml", customer_port)
+        agent = ready_agent(tmp_path, server)
         now = time.time()
         callback_id, merged = repo.request(
             "010-1234-5678", "general", call_id=None, customer_id=None, due_at=now, now=now
@@ -120,10 +60,10 @@ def test_a_callback_is_dialled_agent_first_and_completed(tmp_path: Path) -> None
 
 def test_a_busy_customer_is_retried_later_not_at_once(tmp_path: Path) -> None:
     customer_port = free_port()
-    server, repo = _start(tmp_path, customer_port)
+    server, repo = outbound_center(tmp_path, customer_port)
     try:
-        customer = _customer(tmp_path, "agent_busy.xml", customer_port)
-        agent = _agent(tmp_path, server)
+        customer = customer_phone(tmp_path, "agent_busy.xml", customer_port)
+        agent = ready_agent(tmp_path, server)
         now = time.time()
         callback_id, _ = repo.request(
             "0212345678", "general", call_id=None, customer_id=None, due_at=now, now=now
@@ -160,7 +100,7 @@ def _cli(path: Path, *args: str) -> str:
 @pytest.mark.parametrize("customer_first", [False, True], ids=["agent_first", "customer_first"])
 def test_a_campaign_from_csv_dials_its_leads(tmp_path: Path, customer_first: bool) -> None:
     customer_port = free_port()
-    server, repo = _start(tmp_path, customer_port)
+    server, repo = outbound_center(tmp_path, customer_port)
     config_path = tmp_path / "dialer.yaml"
     try:
         customers = run_sipp(
@@ -202,12 +142,12 @@ def test_kill_9_mid_attempt_loses_nothing_and_redials_nothing_at_once(
     'dialing' before the INVITE; the restarted server counts it as failed and reschedules
     it after the back-off (60 s here) instead of dialling again at once."""
     customer_port = free_port()
-    server, repo = _start(tmp_path, customer_port, fresh_db_url)
+    server, repo = outbound_center(tmp_path, customer_port, fresh_db_url)
     text = (tmp_path / "dialer.yaml").read_text()
     second: Server | None = None
     try:
-        customer = _customer(tmp_path, "agent_ring_cancel.xml", customer_port)
-        agent = _agent(tmp_path, server)
+        customer = customer_phone(tmp_path, "agent_ring_cancel.xml", customer_port)
+        agent = ready_agent(tmp_path, server)
         now = time.time()
         callback_id, _ = repo.request(
             "010-7777-0001", "general", call_id=None, customer_id=None, due_at=now, now=now

@@ -59,10 +59,10 @@ def test_caller_authenticates_and_reaches_an_agent_with_screen_pop(tmp_path: Pat
         pop = call["screen_pop"]
         assert call["customer_id"] == customer_id
         assert call["auth_method"] and "pin" in call["auth_method"]
-        assert pop["name"] == "김민준" and pop["vip"] is True
-        assert len(pop["inquiries"]) == 3 and pop["usual_payment"]["kind"] == "card"
+        assert pop["customer"]["name"] == "김민준" and pop["customer"]["vip"] is True
+        assert len(pop["history"]) == 3 and pop["payment_method"]["kind"] == "card"
         assert len(pop["frequent_products"]) == 3
-        assert pop["auth_outcome"] == "ok"
+        assert pop["auth_outcome"] == "ok" and "pin" in pop["auth_method"]
         assert caller.finish(40) == 0, caller.explain()
         assert agent.finish(20) == 0, agent.explain()
         log = server.log()

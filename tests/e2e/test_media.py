@@ -243,9 +243,12 @@ def api(server: Server, method: str, path: str, body: object = None) -> tuple[in
     import urllib.error
     import urllib.request
 
+    from tests.e2e.conftest import api_token
+
     data = None if body is None else json.dumps(body).encode()
     url = f"http://127.0.0.1:{server.extra['http_port']}{path}"
-    req = urllib.request.Request(url, data=data, method=method)
+    auth = {"Authorization": f"Bearer {api_token(server)}"}
+    req = urllib.request.Request(url, data=data, method=method, headers=auth)
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:
             return resp.status, json.loads(resp.read())

@@ -19,6 +19,7 @@ from acd.settings import AcdSettings
 from cti_server import events as ev
 from cti_server.bus import EventBus
 from cti_server.rtp.bridge import MediaCore
+from metrics.prom_dialer import attach_dialer
 from metrics.prometheus import (
     CallCounters,
     attach_acd,
@@ -163,6 +164,7 @@ def wired(media: MediaCore | None = None, window: float = 900.0) -> Wired:
     attach_acd(registry, counters, lambda: acd, list(QUEUES), clock=clock)
     attach_recording(registry, lambda: recording)
     attach_bus(registry, bus)
+    attach_dialer(registry, bus, list(QUEUES))
     return Wired(registry, counters, bus, clock, switch, acd, recording)
 
 
