@@ -57,13 +57,14 @@ def outbound_center(
     return start_server(tmp, text), repo
 
 
-def ready_agent(tmp: Path, server: Server) -> SippRun:
+def ready_agent(
+    tmp: Path, server: Server, user: str = "1001", scenario: str = "agent_answer.xml"
+) -> SippRun:
+    """A SIPp phone for ``user`` (1001 or 1002) that answers; registered, agent ready."""
     port = free_port()
-    run = run_sipp(
-        tmp, "agent1001", "agent_answer.xml", server.port, "-s", "1001", port=port, timeout=40
-    )
-    register_agent(tmp, server, "1001", "pw1001", port)
-    assert wait_event(server, "agent_logged_in", agent_id="1001", state="ready"), server.log()
+    run = run_sipp(tmp, f"agent{user}", scenario, server.port, "-s", user, port=port, timeout=40)
+    register_agent(tmp, server, user, f"pw{user}", port)
+    assert wait_event(server, "agent_logged_in", agent_id=user, state="ready"), server.log()
     return run
 
 

@@ -94,3 +94,39 @@ def test_click_to_call_rings_the_agent_then_the_customer(tmp_path: Path) -> None
         stop_server(server)
         repo.database.sync_engine.dispose()
     assert "Traceback" not in server.log(), server.log()
+
+
+@pytest.mark.parametrize("kind", ["agent", "queue"])
+def test_a_blind_transfer_from_the_desktop_hands_the_caller_to_another_agent(
+    tmp_path: Path, kind: str
+) -> None:
+    server, repo = outbound_center(tmp_path, free_port())
+    try:
+        first = ready_agent(tmp_path, server, "1001")
+        caller = ivr_caller(tmp_path, server, [], called="1599", hold=12)
+        call_id = poll(lambda: _call_of(server, "1001"), timeout=15)
+        assert call_id, server.log()
+        second = ready_agent(tmp_path, server, "1002")
+        target = "1002" if kind == "agent" else "general"
+        status, body = api(
+            server,
+            f"/api/v1/calls/{call_id}/transfer",
+            {"kind": kind, "target": target},
+            user="1001",
+        )
+        assert status == 200, body
+        assert wait_event(server, "call_transferred", call_id=call_id), server.log()
+        established = wait_event(server, "call_established", timeout=15, agent_id="1002")
+        assert established, server.log()
+        assert first.finish(20) == 0, first.explain()  # 1001's leg was hung up by us
+        assert wait_event(server, "agent_working_after_call", agent_id="1001") or wait_event(
+            server, "agent_ready", agent_id="1001"
+        )
+        status, body = api(server, f"/api/v1/calls/{call_id}/hangup", {}, user="1001")
+        assert status == 403, body  # no longer 1001's call
+        assert caller.finish(30) == 0, caller.explain()  # talked to 1002, then hung up
+        assert second.finish(20) == 0, second.explain()
+    finally:
+        stop_server(server)
+        repo.database.sync_engine.dispose()
+    assert "Traceback" not in server.log(), server.log()
