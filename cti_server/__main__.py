@@ -72,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=Path("./data"), help="where state goes (default: ./data)"
     )
     demo.add_argument(
+        "--stay",
+        action="store_true",
+        help="keep the server up after the scripted calls, for the agent desktop and the "
+        "wallboard in a browser (Enter places another caller; Ctrl-C stops)",
+    )
+    demo.add_argument(
+        "--http-port",
+        type=int,
+        default=None,
+        help="HTTP port of the API and pages (default: 8080 with --stay, else a free port)",
+    )
+    demo.add_argument(
         "--talk-seconds",
         type=float,
         default=8.0,
@@ -144,8 +156,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from cti_server.demo import run_demo
 
+            http_port = args.http_port if args.http_port is not None else (8080 if args.stay else 0)
             return run_demo(
-                sip_port=args.sip_port, data_dir=args.data_dir, talk_seconds=args.talk_seconds
+                sip_port=args.sip_port,
+                data_dir=args.data_dir,
+                talk_seconds=args.talk_seconds,
+                stay=args.stay,
+                http_port=http_port,
             )
         return _serve(args)
     except ConfigError as exc:

@@ -117,7 +117,9 @@ def load_demo_customers(config: Config) -> None:
         db.dispose_sync()
 
 
-def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
+def run_demo(
+    *, sip_port: int, data_dir: Path, talk_seconds: float, stay: bool = False, http_port: int = 0
+) -> int:
     sipp = shutil.which("sipp")
     if sipp is None:
         log.error("SIPp is not installed: run `apt-get install sip-tester` (or scripts/setup)")
@@ -131,6 +133,8 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
     logging.getLogger("cti.events").setLevel(logging.WARNING)  # the demo prints them itself
     customer_port = _free_udp_port()
     config = demo_config(sip_port, data_dir, customer_port)
+    if http_port:
+        config = config.with_overrides(**{"http.port": http_port})
     accounts = load_database_accounts(config)  # also creates or migrates the database
     load_demo_customers(config)
     app = build_app(config, reactor, extra_accounts=accounts)
@@ -288,15 +292,39 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
         say,
         outcome,
     )
-    reactor.callLater(100, reactor.stop)
+    live = None
+    if stay:
+        from cti_server.demo_live import LiveDemo
+
+        live = LiveDemo(
+            reactor, sipp, port, app.http_port, data_dir, customer_port, say, _spawn, SCENARIOS
+        )
+
+    def conclude() -> None:
+        """The scripted calls are over (or out of time): say how they went, then stop, or
+        (``stay``) keep the server up for a person at a browser."""
+        if "ok" in outcome:
+            return
+        outcome["ok"] = _summary(app, outcome, say)
+        if live is None:
+            reactor.stop()
+        else:
+            live.begin(agent_port)
+
+    outcome["conclude"] = conclude
+    reactor.callLater(100, conclude)
     reactor.addSystemEventTrigger("before", "shutdown", app.stop)
     reactor.run()
+    return 0 if outcome.get("ok") else 1
+
+
+def _summary(app: Any, outcome: dict[str, Any], say: Any) -> bool:
     for closed in app.recording.closed if app.recording else []:
         say(
             f"recording of {closed.call_id}: {closed.path} ({closed.duration_s:.1f} s, "
             f"stereo: caller left, agent right; play it with `play {closed.path}`)"
         )
-    ok = (
+    ok = bool(
         outcome.get("authenticated")
         and outcome.get("queued") == outcome.get("authenticated")
         and outcome["established"]
@@ -314,7 +342,7 @@ def run_demo(*, sip_port: int, data_dir: Path, talk_seconds: float) -> int:
             else f"FAILED: {outcome}"
         )
     )
-    return 0 if ok else 1
+    return ok
 
 
 PEERS = ("caller", "agent", "register", "waiting_caller", "customer")
@@ -361,8 +389,9 @@ def _spawn(
             code = reason.value.exitCode
             outcome[name] = code
             say(f"SIPp {name} finished with exit code {code}")
-            if all(k in outcome for k in outcome["expect"]):
-                reactor.callLater(0.5, reactor.stop)
+            expect = outcome.get("expect")
+            if expect and all(k in outcome for k in expect):
+                reactor.callLater(0.5, outcome["conclude"])
 
     proc = reactor.spawnProcess(
         _Proc(), exe, [exe, *args], env=None, childFDs={0: "w", 1: "r", 2: "r"}
