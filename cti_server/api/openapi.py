@@ -95,7 +95,8 @@ def _operation(route: Route, keys: dict[Any, dict[str, Any]]) -> dict[str, Any]:
     if route.body is not None:
         op["requestBody"] = {
             "required": any(f.is_required() for f in route.body.model_fields.values()),
-            "content": {"application/json": {"schema": keys[(route.body, "validation")]}},
+            "content": {"application/json": {"schema": keys[(route.body, "validation")]}}
+            | {media: {"schema": {"type": "string"}} for media in route.raw_body},
         }
     success: dict[str, Any] = {"description": "OK"}
     if route.status == 204:
@@ -104,7 +105,8 @@ def _operation(route: Route, keys: dict[Any, dict[str, Any]]) -> dict[str, Any]:
         schema = keys[(route.response, "serialization")]
         success["content"] = {route.media_type: {"schema": schema}}
     elif route.media_type != "application/json":
-        success["content"] = {route.media_type: {"schema": {"type": "string", "format": "binary"}}}
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        success["content"] = {media: binary for media in (route.media_type, *route.more_media)}
     statuses = set(route.errors)
     if route.role is not None:
         statuses |= {401, 403, 503}  # 503: the shared token store (Redis) is unreachable

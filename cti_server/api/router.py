@@ -116,6 +116,8 @@ class Route:
     errors: tuple[int, ...] = ()  # statuses besides 400/401/403/404 this route may answer
     media_type: str = "application/json"
     description: str = ""
+    raw_body: tuple[str, ...] = ()  # request types the handler reads itself (text/csv)
+    more_media: tuple[str, ...] = ()  # further response types (an export's other formats)
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -309,8 +311,14 @@ def _query(route: Route, request: Request) -> Any:
         raise ApiError(400, "bad_query", _explain(exc)) from None
 
 
+def content_type(request: Request) -> str:
+    """The request's Content-Type without parameters, lower case ('' when none)."""
+    raw = request.getHeader(b"content-type") or b""
+    return raw.decode("latin-1").split(";", 1)[0].strip().lower()
+
+
 def _body(route: Route, request: Request) -> Any:
-    if route.body is None:
+    if route.body is None or content_type(request) in route.raw_body:
         return None
     content = request.content
     raw = content.read(MAX_BODY + 1) if content is not None else b""

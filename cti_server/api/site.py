@@ -25,7 +25,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from cti_server.api.agents import AgentsApi
+from cti_server.api.callback_figures import CallbackFiguresApi
 from cti_server.api.calls import CallsApi
+from cti_server.api.campaigns import CampaignsApi
 from cti_server.api.contact import ContactApi
 from cti_server.api.control import CallControl
 from cti_server.api.ha import HaResource, HaStatus
@@ -97,6 +99,7 @@ class ApiParts:
     reload_flows: Callable[[], list[str]] | None = None
     call_control: CallControl | None = None
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
+    database: Any = None  # Database: campaigns and callback figures (sync, in the pool)
 
 
 class HttpSite:
@@ -151,6 +154,11 @@ def api_routes(parts: ApiParts) -> list[Route]:
     wallboard = WallboardApi(agents, load, parts.tz, parts.clock, settings)
     routes = [*logins.routes(), *agents.routes(), wallboard.route(), *calls.routes()]
     routes += [*ContactApi(parts.call_control).routes(), RecordingsApi(parts.recordings).route()]
+    if parts.database is not None:
+        campaigns = CampaignsApi(parts.database, parts.queue_names, parts.tz, parts.blocking,
+                                 parts.clock)  # fmt: skip
+        figures = CallbackFiguresApi(parts.database, parts.tz, parts.blocking, parts.clock, load)
+        routes += [*campaigns.routes(), figures.route()]
     if parts.stats is not None:
         routes.append(parts.stats.route())
     if parts.ha is not None:
@@ -220,8 +228,9 @@ def build_http_site(
         tokens = MemoryTokens(issuer, reactor.seconds)
     center = app.center
     acd = center.acd if center is not None else None
+    database = Database.from_config(config)
     parts = ApiParts(
-        users=UserRepo(Database.from_config(config)),
+        users=UserRepo(database),
         tokens=tokens,
         clock=reactor.seconds,
         blocking=blocking,
@@ -239,5 +248,6 @@ def build_http_site(
         reload_flows=center.reload_flows if center is not None else None,
         call_control=call_control or getattr(app, "call_control", None),
         limiter=LoginRateLimiter(rate_limits),
+        database=database,
     )
     return build_api(parts, api_children=api_children, root_children=root_children)

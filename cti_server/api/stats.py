@@ -56,7 +56,7 @@ class StatsResource(Resource):
         args = {k.decode(): v[0].decode("utf-8", "replace") for k, v in request.args.items()}
         try:
             start, end, by, settings = self._query(args)
-        except (PeriodError, ValueError) as exc:
+        except (PeriodError, ValueError, OverflowError) as exc:
             return error(request, 400, "bad_query", str(exc))
         gone: list[bool] = []
         request.notifyFinish().addErrback(lambda _: gone.append(True))
@@ -109,7 +109,7 @@ class StatsResource(Resource):
             start, end, by, settings = self._query(
                 {k: str(v) for k, v in args.items() if v is not None}
             )
-        except (PeriodError, ValueError) as exc:
+        except (PeriodError, ValueError, OverflowError) as exc:
             raise ApiError(400, "bad_query", str(exc)) from None
         try:
             records = await self.load(start, end)

@@ -65,9 +65,10 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class LeadFile:
-    """A decoded, parsed CSV: ``header`` as written, ``rows`` as (line, cells)."""
+    """A decoded, parsed CSV: ``header`` as written, ``rows`` as (line, cells); ``path`` is
+    None for an upload (:func:`read_lead_bytes`), which gets no reject report beside it."""
 
-    path: Path
+    path: Path | None
     encoding: str
     header: tuple[str, ...]
     rows: tuple[tuple[int, tuple[str, ...]], ...]
@@ -90,12 +91,16 @@ def _decode(path: Path) -> tuple[str, str]:
         data = path.read_bytes()
     except OSError as exc:
         raise ImportFileError(f"{path}: {exc.strerror or exc}") from exc
+    return _decode_bytes(data, str(path))
+
+
+def _decode_bytes(data: bytes, source: str) -> tuple[str, str]:
     for encoding in ENCODINGS:
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
-    raise ImportFileError(f"{path}: neither UTF-8 nor CP949 (EUC-KR) text")
+    raise ImportFileError(f"{source}: neither UTF-8 nor CP949 (EUC-KR) text")
 
 
 def _canonical(name: str) -> str:
@@ -108,6 +113,17 @@ def read_lead_file(path: str | Path) -> LeadFile:
     (the campaign included) is created."""
     source = Path(path)
     text, encoding = _decode(source)
+    return _parse(text, encoding, source, str(source))
+
+
+def read_lead_bytes(data: bytes, source: str = "CSV") -> LeadFile:
+    """An uploaded call list (the API), checked as :func:`read_lead_file` checks a file;
+    ``source`` names it in the errors."""
+    text, encoding = _decode_bytes(data, source)
+    return _parse(text, encoding, None, source)
+
+
+def _parse(text: str, encoding: str, path: Path | None, source: str) -> LeadFile:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = tuple(h.strip() for h in next(reader, []))
@@ -127,7 +143,7 @@ def read_lead_file(path: str | Path) -> LeadFile:
         raise ImportFileError(f"{source}: column(s) named twice in the header: {', '.join(twice)}")
     if any(not n for n in names):
         raise ImportFileError(f"{source}: the header line has an empty column name")
-    return LeadFile(source, encoding, header, tuple(rows))
+    return LeadFile(path, encoding, header, tuple(rows))
 
 
 def valid_zone(value: str) -> bool:
@@ -281,7 +297,8 @@ def import_leads(
 
     Raises :class:`ImportFileError` only when the file as a whole is unusable.
     ``progress(done, total)`` is called after each batch (rows, not bytes). When rows are
-    rejected, the report goes to ``report_path`` (default: beside the file).
+    rejected, the report goes to ``report_path`` (default: beside the file; none for an
+    upload without ``report_path``).
     """
     lead_file = source if isinstance(source, LeadFile) else read_lead_file(source)
     with Session(database.sync_engine) as session:
@@ -298,8 +315,11 @@ def import_leads(
         if progress is not None:
             progress(done, total)
     rejected = tuple(sorted(importer.rejected, key=lambda r: r.row))
-    written = None
-    if rejected:
-        written = report_path or reject_report_path(lead_file.path)
+    written = report_path
+    if written is None and lead_file.path is not None:
+        written = reject_report_path(lead_file.path)
+    if not rejected:
+        written = None
+    elif written is not None:
         write_reject_report(written, lead_file.header, rejected)
     return LeadImportReport(total, importer.imported, rejected, written)

@@ -299,6 +299,7 @@ def make_api(users_db: Database) -> Iterator[Callable[..., Api]]:
         control = FakeControl()
         values: dict[str, Any] = {
             "users": UserRepo(users_db, cost=CHEAP),
+            "database": users_db,
             "tokens": MemoryTokens(TokenIssuer(random.Random(7).randbytes, ttl=3600), clock),
             "clock": clock,
             "blocking": deferToThread,

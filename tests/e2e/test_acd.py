@@ -7,11 +7,12 @@ queue, that agent first); agents register with digest auth and become ready.
 from __future__ import annotations
 
 import signal
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, free_port
+from tests.e2e.conftest import Server, api_token, free_port
 from tests.e2e.contact_center import api, contact_center, ivr_caller, poll
 from tests.e2e.helpers import SippRun, event_field, register_agent, run_sipp, wait_event
 
@@ -71,6 +72,25 @@ def test_a_caller_for_an_away_agent_leaves_them_a_voice_message(tmp_path: Path) 
             return found["recordings"] if code == 200 else []
 
         assert poll(inbox, timeout=10), server.log()
+        # The agent's desktop inbox: listed for 1001, not for 1002; played; marked done.
+        status, body = api(server, "/api/v1/voicemail", user="1001")
+        assert status == 200 and len(body["messages"]) == 1, body
+        message = body["messages"][0]
+        assert message["done"] is False and message["duration"] > 0, message
+        status, body = api(server, "/api/v1/voicemail", user="1002")
+        assert status == 200 and body["messages"] == [], body
+        url = f"http://127.0.0.1:{server.extra['http_port']}/api/v1/voicemail/{message['id']}/audio"
+        request = urllib.request.Request(
+            url, headers={"Authorization": f"Bearer {api_token(server, '1001')}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.read(4) == b"RIFF"
+        status, body = api(server, f"/api/v1/voicemail/{message['id']}/done", {}, user="1002")
+        assert status == 403, body
+        status, body = api(server, f"/api/v1/voicemail/{message['id']}/done", {}, user="1001")
+        assert status == 200, body
+        status, body = api(server, "/api/v1/voicemail", user="1001")
+        assert body["messages"][0]["done"] is True, body
         phone.proc.kill()  # it was never rung, as it should be
         phone.proc.communicate(timeout=5)
 
