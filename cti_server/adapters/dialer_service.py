@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
@@ -25,11 +24,11 @@ from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThreadPool
 
 from acd.dialer import Dialer
+from acd.dialer_calls import AcdAgentPool, Attempt, Attempts
 from acd.dialer_protocol import (
     AgentReserved,
     AgentsChanged,
     CallbackDue,
-    CallEnded,
     CampaignCommand,
     CampaignDefined,
     Complete,
@@ -55,52 +54,7 @@ from cti_server.adapters.timers import DeadlineTimer
 from cti_server.call.dial_out import DialError, DialOut
 
 log = logging.getLogger(__name__)
-
-_BUSY = {486, 600, 603}
-_NO_ANSWER = {408, 480, 487}
-_INVALID = {404, 410, 484, 604}
 _DB_TO_DIALER = {"running": "running", "paused": "paused"}  # anything else: stopped
-
-
-def outcome_of(status: int) -> DialOutcome:
-    """The customer leg's final SIP status -> the dialer's outcome (487: we cancelled it
-    at the ring timeout, so nobody answered)."""
-    if status in _BUSY:
-        return "busy"
-    if status in _NO_ANSWER:
-        return "no_answer"
-    if status in _INVALID:
-        return "rejected"
-    return "failed"
-
-
-@dataclass(slots=True)
-class Attempt:
-    attempt_id: str
-    call_id: str
-    agent_id: str
-    # agent first: ringing_agent -> agent_on_line -> dialing -> answered -> done
-    # customer first: dialing -> customer_waiting -> connecting -> answered -> done
-    phase: str = "ringing_agent"
-
-
-class AcdAgentPool:
-    """``AgentPool`` over the live ACD (the holder is swapped on fail-over)."""
-
-    def __init__(self, acd: Any) -> None:
-        self._acd = acd
-
-    def free_agents(self, queue: str) -> list[str]:
-        rows = [r for r in self._acd.agents() if r["state"] == "ready" and queue in r["queues"]]
-        rows.sort(key=lambda r: r.get("idle_since", 0.0))  # longest idle first
-        return [r["id"] for r in rows]
-
-    def inbound_waiting(self, queue: str) -> tuple[int, float]:
-        stats = self._acd.queue_stats(queue)
-        return stats["waiting"], stats["longest_wait"]
-
-    def service_level(self, queue: str) -> float | None:
-        return None
 
 
 class DialerService:
@@ -126,8 +80,7 @@ class DialerService:
         self._poller.clock = reactor
         self._chain: Deferred[Any] = succeed(None)
         self._marked: Deferred[Any] = succeed(False)
-        self._attempts: dict[str, Attempt] = {}
-        self._by_call: dict[str, Attempt] = {}
+        self._attempts = Attempts()
         self._recovered = False
         self._nudge: Any = None
         self.store_failures = 0
@@ -311,9 +264,7 @@ class DialerService:
             log.info("dialer: attempt %s could not ring an agent: %s", action.attempt_id, exc)
             self._later(self.feed, AgentReserved(attempt_id=action.attempt_id, ok=False))
             return
-        attempt = Attempt(action.attempt_id, call_id, req.agent_id)
-        self._attempts[attempt.attempt_id] = attempt
-        self._by_call[call_id] = attempt
+        self._attempts.add(Attempt(action.attempt_id, call_id, req.agent_id))
 
     def _connect_agent(self, action: ReserveAgent, agent_id: str) -> None:
         attempt = self._attempts.get(action.attempt_id)
@@ -349,9 +300,7 @@ class DialerService:
             outcome: DialOutcome = "rejected" if exc.reason == "no_route" else "failed"
             self._later(self.feed, DialResult(attempt_id=action.attempt_id, outcome=outcome))
             return
-        attempt = Attempt(action.attempt_id, call_id, "", phase="dialing")
-        self._attempts[attempt.attempt_id] = attempt
-        self._by_call[call_id] = attempt
+        self._attempts.add(Attempt(action.attempt_id, call_id, "", phase="dialing"))
 
     def _dial(self, action: Dial, marked: bool | None) -> None:
         """``marked``: True committed; False the store no longer has the item pending (merged
@@ -389,46 +338,9 @@ class DialerService:
             if self._nudge is None or not self._nudge.active():
                 self._nudge = self._reactor.callLater(0.05, self.feed, AgentsChanged())
             return
-        call_id = getattr(event, "call_id", None)
-        attempt = self._by_call.get(call_id) if isinstance(call_id, str) else None
-        if attempt is None:
-            return
-        report = self._report(attempt, event)
+        report = self._attempts.on_event(event)
         if report is not None:
             self._later(self.feed, report)
-
-    def _report(self, attempt: Attempt, event: ev.Event) -> DialerInput | None:
-        aid = attempt.attempt_id
-        if isinstance(event, ev.DialAgentConnected):
-            attempt.phase = "agent_on_line"
-            return AgentReserved(attempt_id=aid, ok=True, agent_id=attempt.agent_id)
-        if isinstance(event, ev.CallFailed) and attempt.phase == "dialing" and not event.agent_id:
-            attempt.phase = "done"
-            return DialResult(attempt_id=aid, outcome=outcome_of(event.status))
-        if isinstance(event, ev.CallEstablished) and attempt.phase == "dialing":
-            attempt.phase = "answered"
-            return DialResult(attempt_id=aid, outcome="answered")
-        if isinstance(event, ev.DialCustomerAnswered) and attempt.phase == "dialing":
-            attempt.phase = "customer_waiting"
-            return DialResult(attempt_id=aid, outcome="answered")
-        if isinstance(event, ev.CallEstablished) and attempt.phase == "connecting":
-            attempt.phase = "answered"
-            return AgentReserved(attempt_id=aid, ok=True, agent_id=event.agent_id)
-        if isinstance(event, ev.CallFailed) and attempt.phase == "connecting" and event.agent_id:
-            attempt.phase = "customer_waiting"  # the dialer abandons it (message, hang-up)
-            return AgentReserved(attempt_id=aid, ok=False)
-        if not isinstance(event, ev.CallCleared):
-            return None
-        self._by_call.pop(attempt.call_id, None)
-        self._attempts.pop(aid, None)
-        phase, attempt.phase = attempt.phase, "done"
-        if phase == "ringing_agent":
-            return AgentReserved(attempt_id=aid, ok=False)
-        if phase == "answered":
-            return CallEnded(attempt_id=aid)
-        if phase in ("agent_on_line", "dialing", "customer_waiting", "connecting"):
-            return DialResult(attempt_id=aid, outcome="failed")  # hung up before the bridge
-        return None
 
 
 def build_dialer_service(
