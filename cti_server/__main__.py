@@ -295,8 +295,12 @@ def _serve(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
+    def stop() -> None:  # a second signal while stopping is not an error
+        if reactor.running:
+            reactor.stop()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: reactor.callFromThread(reactor.stop))
+        signal.signal(sig, lambda *_: reactor.callFromThread(stop))
     if app.center is not None:  # SIGHUP: re-read the IVR flows (calls in progress keep theirs)
         signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(_reload_flows, app))
     reactor.run(installSignalHandlers=False)

@@ -256,16 +256,7 @@ class CallController(
         was_alive = leg.alive
         leg.apply(LegInput.ENDED, now)
         self._legs.pop(leg.leg_id, None)
-        self._events.append(
-            ev.CallFailed(
-                at=now,
-                call_id=call.call_id,
-                leg_id=leg.leg_id,
-                status=e.status,
-                cause=e.reason,
-                agent_id=leg.agent_id,
-            )
-        )
+        self._note_failed(call, leg, e, now)
         if leg is call.transfer_leg:
             call.transfer_leg = None
             call.phase = CallPhase.CONNECTED

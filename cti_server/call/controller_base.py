@@ -20,6 +20,11 @@ from cti_server.sip import leg_events as le
 from ivr_flows.protocol import Enqueue, IvrInput
 
 
+def offer_failure(status: int) -> str:
+    """Why an agent's phone refused a call, as the ACD counts it."""
+    return "busy" if status in (486, 600) else "declined" if status == 603 else "failed"
+
+
 class ControllerBase:
     calls: dict[str, Call]
     _plan: MediaPlanner | None  # None: SDP passes through and media flows end to end
@@ -34,6 +39,19 @@ class ControllerBase:
 
     _locate: Callable[[str, float], list[str]]  # account user, now -> contact URIs
     _new_id: Callable[[str], str]  # prefix -> new unique id
+
+    def _note_failed(self, call: Call, leg: Leg, e: le.LegFailed, now: float) -> None:
+        """The ``CallFailed`` event of a leg that got a final failure response."""
+        self._events.append(
+            ev.CallFailed(
+                at=now,
+                call_id=call.call_id,
+                leg_id=leg.leg_id,
+                status=e.status,
+                cause=e.reason,
+                agent_id=leg.agent_id,
+            )
+        )
 
     def _originate(
         self,

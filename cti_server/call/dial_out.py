@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from acd.protocol import ClaimAgent, OfferAnswered, OfferFailed
 from cti_server import events as ev
 from cti_server.actions import ByeLeg, CancelLeg, CreateLeg, LegAction, RespondLeg
-from cti_server.call.controller_base import ControllerBase
+from cti_server.call.controller_base import ControllerBase, offer_failure
 from cti_server.call.model import Call, CallPhase, Leg, LegDirection, LegInput
 from cti_server.call.services import LoadScreenPop, ServiceRequest
 from cti_server.rtp.bridge import MediaError
@@ -85,15 +85,32 @@ class DialOutHost(ControllerBase):
         uris = self._locate(req.agent_id, now)
         if not uris:
             raise DialError("no_registration", f"agent {req.agent_id} has no registered phone")
+        call, sdp = self._first_leg(req, uris, req.agent_id, req.agent_timeout, now)
+        out: list[LegAction] = []
+        if state == "ready" and req.queue:
+            claim = ClaimAgent(call_id=call.call_id, agent_id=req.agent_id, queue=req.queue)
+            out += self._acd_run(self._acd.handle(claim, now), now)
+        return call.call_id, out + self._ring_first(call, req.number, req.note or None, sdp, now)
+
+    def _dial_customer_first(
+        self, req: DialOut, uris: list[str], now: float
+    ) -> tuple[str, list[LegAction]]:
+        call, sdp = self._first_leg(req, uris, None, req.timeout, now)
+        return call.call_id, self._ring_first(call, req.caller_id or req.queue, None, sdp, now)
+
+    def _first_leg(
+        self, req: DialOut, uris: list[str], agent_id: str | None, ring: float, now: float
+    ) -> tuple[Call, bytes]:
+        """The call and its first leg (the agent's, or customer first the customer's)."""
         call_id = self._new_id("C")
         leg = Leg(
             self._new_id("L"),
             call_id,
             LegDirection.OUTBOUND,
             target=uris[0],
-            agent_id=req.agent_id,
+            agent_id=agent_id,
             created_at=now,
-            ring_deadline=now + req.agent_timeout,
+            ring_deadline=now + ring,
             contacts_left=uris[1:],
         )
         sdp = b""
@@ -102,7 +119,8 @@ class DialOutHost(ControllerBase):
                 sdp = self._plan.make_offer(leg.leg_id, None, now)
             except MediaError:
                 raise DialError("no_media", "no RTP port left") from None
-        call = Call(call_id, leg, req.number, req.agent_id, created_at=now, last_activity=now)
+        called = agent_id or req.campaign or req.queue
+        call = Call(call_id, leg, req.number, called, created_at=now, last_activity=now)
         call.dial = req
         call.queue = req.queue or None
         call.customer_id = req.customer_id
@@ -117,82 +135,40 @@ class DialOutHost(ControllerBase):
                 kind=req.kind,
                 item_id=req.item_id,
                 attempt_id=req.attempt_id,
-                agent_id=req.agent_id,
+                agent_id=agent_id,
                 customer_id=req.customer_id,
                 campaign=req.campaign,
             )
         )
-        out: list[LegAction] = []
-        if state == "ready" and req.queue:
-            claim = ClaimAgent(call_id=call_id, agent_id=req.agent_id, queue=req.queue)
-            out += self._acd_run(self._acd.handle(claim, now), now)
+        return call, sdp
+
+    def _ring_first(
+        self, call: Call, caller: str, display: str | None, sdp: bytes, now: float
+    ) -> list[LegAction]:
+        leg = call.inbound
         self._events.append(
             ev.CallOriginated(
-                at=now, call_id=call_id, leg_id=leg.leg_id, target=uris[0], agent_id=req.agent_id
+                at=now,
+                call_id=call.call_id,
+                leg_id=leg.leg_id,
+                target=leg.target,
+                agent_id=leg.agent_id,
             )
         )
+        req = call.dial
         if req.customer_id is not None:
             pop = LoadScreenPop(customer_id=req.customer_id, auth_method=req.kind)
-            self._requests.append(ServiceRequest(call_id=call_id, work=pop))
+            self._requests.append(ServiceRequest(call_id=call.call_id, work=pop))
         self._schedule(call)
-        display = req.note or None
-        out.append(
+        return [
             CreateLeg(
                 leg_id=leg.leg_id,
-                call_id=call_id,
-                uri=uris[0],
-                caller=req.number,
+                call_id=call.call_id,
+                uri=leg.target,
+                caller=caller,
                 caller_display=display,
                 sdp=sdp,
             )
-        )
-        return call_id, out
-
-    def _dial_customer_first(
-        self, req: DialOut, uris: list[str], now: float
-    ) -> tuple[str, list[LegAction]]:
-        call_id = self._new_id("C")
-        leg = Leg(
-            self._new_id("L"),
-            call_id,
-            LegDirection.OUTBOUND,
-            target=uris[0],
-            created_at=now,
-            ring_deadline=now + req.timeout,
-        )
-        sdp = b""
-        if self._plan is not None:
-            try:
-                sdp = self._plan.make_offer(leg.leg_id, None, now)
-            except MediaError:
-                raise DialError("no_media", "no RTP port left") from None
-        call = Call(call_id, leg, req.number, req.campaign, created_at=now, last_activity=now)
-        call.dial = req
-        call.queue = req.queue or None
-        call.customer_id = req.customer_id
-        self.calls[call_id] = call
-        self._legs[leg.leg_id] = (leg, call)
-        self._events += [
-            ev.CallDialed(
-                at=now,
-                call_id=call_id,
-                number=req.number,
-                queue=req.queue,
-                kind=req.kind,
-                item_id=req.item_id,
-                attempt_id=req.attempt_id,
-                customer_id=req.customer_id,
-                campaign=req.campaign,
-            ),
-            ev.CallOriginated(at=now, call_id=call_id, leg_id=leg.leg_id, target=uris[0]),
-        ]
-        if req.customer_id is not None:
-            pop = LoadScreenPop(customer_id=req.customer_id, auth_method=req.kind)
-            self._requests.append(ServiceRequest(call_id=call_id, work=pop))
-        self._schedule(call)
-        caller = req.caller_id or req.queue
-        return call_id, [
-            CreateLeg(leg_id=leg.leg_id, call_id=call_id, uri=uris[0], caller=caller, sdp=sdp)
         ]
 
     def connect_agent(
@@ -313,16 +289,7 @@ class DialOutHost(ControllerBase):
     ) -> list[LegAction]:
         """The first leg did not answer (busy, refused, rang out): the attempt ends here."""
         leg.apply(LegInput.ENDED, now)
-        self._events.append(
-            ev.CallFailed(
-                at=now,
-                call_id=call.call_id,
-                leg_id=leg.leg_id,
-                status=e.status,
-                cause=e.reason,
-                agent_id=leg.agent_id,
-            )
-        )
+        self._note_failed(call, leg, e, now)
         out = self._unclaim(call, leg, e.status, now)
         cause = "rejected" if call.dial.customer_first else "agent_unavailable"
         return out + self._clear(call, now, cause, ended=leg)
@@ -336,23 +303,15 @@ class DialOutHost(ControllerBase):
         if self._plan is not None:
             self._plan.close(leg.leg_id)
         call.peer = None
-        self._events.append(
-            ev.CallFailed(
-                at=now,
-                call_id=call.call_id,
-                leg_id=leg.leg_id,
-                status=e.status,
-                cause=e.reason,
-                agent_id=leg.agent_id,
-            )
-        )
+        self._note_failed(call, leg, e, now)
         return self._unclaim(call, leg, e.status, now)
 
     def _unclaim(self, call: Call, leg: Leg, status: int, now: float) -> list[LegAction]:
         if self._acd is None or not call.queue or not leg.agent_id or not self.acd_ready():
             return []
-        reason = "busy" if status in (486, 600) else "declined" if status == 603 else "failed"
-        failed = OfferFailed(call_id=call.call_id, agent_id=leg.agent_id, reason=reason)
+        failed = OfferFailed(
+            call_id=call.call_id, agent_id=leg.agent_id, reason=offer_failure(status)
+        )
         return self._acd_run(self._acd.handle(failed, now), now)
 
     def _dial_peer_answered(

@@ -31,7 +31,7 @@ from acd.protocol import (
 )
 from cti_server import events as ev
 from cti_server.actions import CancelLeg, CreateLeg, LegAction
-from cti_server.call.controller_base import ControllerBase
+from cti_server.call.controller_base import ControllerBase, offer_failure
 from cti_server.call.model import Call, CallPhase, Leg, LegDirection, LegInput
 from cti_server.call.services import LoadScreenPop, ServiceRequest, ServiceResult
 from cti_server.rtp.bridge import MediaError
@@ -292,17 +292,8 @@ class QueueHost(ControllerBase):
         if call.offers.get(agent) is not leg:
             return []  # withdrawn by the distributor: it already knows
         del call.offers[agent]
-        self._events.append(
-            ev.CallFailed(
-                at=now,
-                call_id=call.call_id,
-                leg_id=leg.leg_id,
-                status=e.status,
-                cause=e.reason,
-                agent_id=agent,
-            )
-        )
-        reason = "busy" if e.status in (486, 600) else "declined" if e.status == 603 else "failed"
+        self._note_failed(call, leg, e, now)
+        reason = offer_failure(e.status)
         return self._acd_run(
             self._acd.handle(OfferFailed(call_id=call.call_id, agent_id=agent, reason=reason), now),
             now,
