@@ -7,7 +7,9 @@ deadlines (``next_deadline()`` / ``on_timer(now)``). ``now`` is POSIX seconds (c
 are wall-clock local times).
 
 A decision pass, per queue with work ready (due, inside calling hours):
-1. Blending: nothing while an inbound caller of the queue has waited longer than
+1. Virtual hold: a first-attempt callback requested before the longest-waiting inbound
+   caller of its queue arrived is ahead of them all and takes a free agent first.
+   Blending: otherwise nothing while an inbound caller of the queue has waited longer than
    ``protection.max_inbound_wait`` or the queue's service level is under target; otherwise
    the free agents, less the inbound callers waiting, are the outbound budget.
 2. Callbacks first (oldest due first), then agent-first campaigns: one ``ReserveAgent`` per
@@ -221,10 +223,12 @@ class Dialer(DialerOutcomes):
             groups.setdefault(head.queue, []).append(target)
         blocked = False
         for queue in sorted(agent_first.keys() | customer_first.keys()):
+            ahead = self._serve_ahead(queue, now) if queue in agent_first else 0
             budget = self._budget(queue)
             if budget is None:
                 blocked = True
                 continue
+            budget -= ahead
             budget = self._serve_agent_first(agent_first.get(queue, []), budget, now)
             self._serve_customer_first(queue, customer_first.get(queue, []), budget, now)
             targets = agent_first.get(queue, []) + customer_first.get(queue, [])
@@ -233,6 +237,26 @@ class Dialer(DialerOutcomes):
             self.deadlines.set("poll", "", now + self.settings.poll_interval)
         else:
             self.deadlines.clear("poll", "")
+
+    def _serve_ahead(self, queue: str, now: float) -> int:
+        """Virtual hold: a callback requested before the longest-waiting inbound caller of
+        its queue arrived is ahead of every caller waiting, so it takes a free agent first,
+        whatever the inbound protection says. Only first attempts: a customer who did not
+        answer has lost their place. Returns the agents taken."""
+        waiting, longest = self.pool.inbound_waiting(queue)
+        if not waiting:
+            return 0
+        free, taken, target = len(self.pool.free_agents(queue)), 0, f"queue:{queue}"
+        while taken < free:
+            head = self.peek(target)
+            if head is None or head.attempts or head.due_at > now - longest:
+                break
+            tracked = self.take_ready(target, now)
+            if tracked is None:
+                break
+            self._reserve(tracked, now)
+            taken += 1
+        return taken
 
     def _budget(self, queue: str) -> int | None:
         """Agents free for outbound work in ``queue``; None while inbound needs protecting."""

@@ -125,6 +125,22 @@ def test_inbound_waiting_too_long_blocks_outbound() -> None:
     assert [a.item.id for a in r.of(ReserveAgent)] == ["cb1"]
 
 
+def test_virtual_hold_a_callback_older_than_every_waiting_caller_goes_first() -> None:
+    """The caller who asked for a callback keeps their place: requested before the
+    longest-waiting inbound caller arrived, it takes the free agent even though inbound
+    protection would block outbound work; a later request waits behind the inbound callers."""
+    r = rig(free=1)
+    r.pool.waiting["sales"] = (3, 40.0)  # 3 callers, the longest for 40 s: over protection
+    r.callback(item("early", due_at=TUESDAY_10 - 60))  # requested 60 s ago: ahead of them
+    assert [a.item.id for a in r.of(ReserveAgent)] == ["early"]
+    r2 = rig(free=1)
+    r2.pool.waiting["sales"] = (3, 40.0)
+    assert r2.callback(item("late", due_at=TUESDAY_10 - 10)) == []  # behind them
+    r3 = rig(free=1)
+    r3.pool.waiting["sales"] = (3, 40.0)
+    assert r3.callback(item("retry", due_at=TUESDAY_10 - 60, attempts=1)) == []  # lost it
+
+
 def test_service_level_under_target_blocks_outbound() -> None:
     r = rig()
     r.pool.level["sales"] = 0.75
