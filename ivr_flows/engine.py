@@ -22,6 +22,7 @@ answer with the current id is taken, and after ``ANSWER_TIMEOUT`` the error bran
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -246,11 +247,22 @@ class IvrRun(Steps):
         queue = node.queue or as_text(self._get("queue.name"))
         if not CALLBACK_NUMBER.match(number) or not queue:
             return self._go(node.on_error, now)
+        due_at = None
+        if node.time_var is not None:
+            due_at = chosen_time(as_text(self._get(node.time_var)), now, self._tz)
+            if due_at is None:  # not a time of day: the flow's error branch says so
+                return self._go(node.on_error, now)
         request = self._new_request_id()
         customer_id = self._customer.customer_id if self._customer is not None else None
         self._wait_answer(request, Wait.CALLBACK, now)
         return [
-            RequestCallback(request=request, number=number, queue=queue, customer_id=customer_id)
+            RequestCallback(
+                request=request,
+                number=number,
+                queue=queue,
+                customer_id=customer_id,
+                due_at=due_at,
+            )
         ]
 
     def _callback_done(self, event: CallbackFinished, now: float) -> list[IvrAction]:
@@ -266,6 +278,22 @@ class IvrRun(Steps):
         actions: list[IvrAction] = []
         target = self._play_then(node.confirm_prompt, then, actions)
         return actions + self._go(target, now)
+
+
+def chosen_time(hhmm: str, now: float, tz: dt.tzinfo) -> float | None:
+    """The next moment at ``hhmm`` (four digits, local time in ``tz``) after ``now``; None
+    when the digits are not a time of day. A time already past today means tomorrow."""
+    if len(hhmm) != 4 or not hhmm.isdigit():
+        return None
+    hour, minute = int(hhmm[:2]), int(hhmm[2:])
+    if hour > 23 or minute > 59:
+        return None
+    local = dt.datetime.fromtimestamp(now, tz)
+    when = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if when.timestamp() <= now:
+        when = (local + dt.timedelta(days=1)).replace(hour=hour, minute=minute, second=0)
+        when = when.replace(microsecond=0)
+    return when.timestamp()
 
 
 _Handler = Callable[[IvrRun, Any, float], list[IvrAction]]

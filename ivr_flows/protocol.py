@@ -146,6 +146,7 @@ class RequestCallback:
     number: str
     queue: str
     customer_id: str | None = None
+    due_at: float | None = None  # POSIX seconds: the time the caller chose; None = now
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -250,6 +250,7 @@ class CallbackNode(_Asks):
     decline: Annotated[NodeId, NODE]
     queue: Annotated[QueueName | None, QUEUE] = None
     number_var: Annotated[VarName | None, READS] = None
+    time_var: Annotated[VarName | None, READS] = None  # HHMM the caller chose (local time)
     timeout: Seconds = 5.0
     retries: Retries = 1
     on_failure: Annotated[NodeId | None, NODE] = None

@@ -149,7 +149,7 @@ class CallServices:
                 work.queue,
                 call_id=call_id,
                 customer_id=work.customer_id,
-                due_at=None,
+                due_at=work.due_at,
                 now=now,
             )
             return CallbackFinished(

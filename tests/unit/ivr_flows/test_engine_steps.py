@@ -352,6 +352,52 @@ def test_callback_to_an_entered_number() -> None:
     assert d.run.outcome == "callback"
 
 
+TIMED = """
+    name: t
+    start: when
+    variables: {hhmm: ""}
+    nodes:
+      when:
+        type: collect
+        prompt: enter_customer_number
+        into: hhmm
+        max_length: 4
+        next: offer
+        on_failure: offer
+      offer:
+        type: callback
+        queue: general
+        time_var: hhmm
+        decline: bye
+        on_error: bye
+        next: bye
+      bye: {type: hangup, prompt: goodbye}
+"""
+
+
+@pytest.mark.parametrize(
+    ("keys", "hours_later"), [("1430#", 4.5), ("0900#", 23.0), ("1000#", 24.0)]
+)
+def test_callback_at_a_time_the_caller_chose(keys: str, hours_later: float) -> None:
+    """Monday 10:00 in Seoul: 14:30 is today, 09:00 and 10:00 (now) are tomorrow."""
+    d = Driver(flow_from(TIMED))
+    d.start()
+    d.prompt_done()
+    d.keys(keys)
+    d.prompt_done()
+    ask = only(d.keys("1"), RequestCallback)
+    assert ask.due_at == pytest.approx(MONDAY_10AM + hours_later * 3600)
+
+
+def test_a_chosen_time_that_is_not_a_time_takes_the_error_branch() -> None:
+    d = Driver(flow_from(TIMED))
+    d.start()
+    d.prompt_done()
+    d.keys("2561#")
+    d.prompt_done()
+    assert not [a for a in d.keys("1") if isinstance(a, RequestCallback)]
+
+
 def test_callback_no_answer_declines() -> None:
     d = Driver(flow_from(QUEUE), waits={"general": 400})
     d.start()
