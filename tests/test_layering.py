@@ -19,6 +19,7 @@ CORE_DIRS = [
     "cti_server/events",
     "cti_server/push",
     "cti_server/auth",
+    "cti_server/qa",
     "cti_server/media",
     "recording",
     "acd",

@@ -30,6 +30,7 @@ from cti_server.api.calls import CallsApi
 from cti_server.api.campaigns import CampaignsApi
 from cti_server.api.contact import ContactApi
 from cti_server.api.control import CallControl
+from cti_server.api.evaluations import evaluation_routes
 from cti_server.api.ha import HaResource, HaStatus
 from cti_server.api.login import Blocking, Logins, UserStore
 from cti_server.api.models import HealthOut
@@ -159,6 +160,7 @@ def api_routes(parts: ApiParts) -> list[Route]:
                                  parts.clock)  # fmt: skip
         figures = CallbackFiguresApi(parts.database, parts.tz, parts.blocking, parts.clock, load)
         routes += [*campaigns.routes(), figures.route()]
+    routes += evaluation_routes(parts)
     if parts.stats is not None:
         routes.append(parts.stats.route())
     if parts.ha is not None:

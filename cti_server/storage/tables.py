@@ -384,5 +384,7 @@ class AgentStateLogRow(Base):
 from cti_server.storage import (  # noqa: E402, F401
     tables_campaigns,
     tables_dispositions,
+    tables_outbox,
+    tables_qa,
     tables_users,
 )

@@ -37,6 +37,8 @@ TABLES = {
     "leads",
     "dnc_numbers",
     "dispositions",
+    "evaluations",
+    "webhook_outbox",
 }
 
 
@@ -52,14 +54,14 @@ def _tables(db: Database) -> set[str]:
 
 
 def test_head_is_the_initial_revision() -> None:
-    assert head_revision() == "0008"
+    assert head_revision() == "0010"
 
 
 def test_upgrade_from_scratch_creates_every_table(fresh_db: Database) -> None:
     assert current_revision(fresh_db.sync_engine) is None
     assert _tables(fresh_db) == set()
 
-    assert upgrade(fresh_db.sync_engine) == "0008"
+    assert upgrade(fresh_db.sync_engine) == "0010"
 
     assert _tables(fresh_db) == TABLES | {"alembic_version"}
     columns = {c["name"] for c in inspect(fresh_db.sync_engine).get_columns("recordings")}
@@ -89,7 +91,7 @@ def test_indexes_and_check_constraints_exist(fresh_db: Database) -> None:
 
 def test_upgrade_twice_is_a_no_op(fresh_db: Database) -> None:
     upgrade(fresh_db.sync_engine)
-    assert upgrade(fresh_db.sync_engine) == "0008"
+    assert upgrade(fresh_db.sync_engine) == "0010"
     assert _tables(fresh_db) == TABLES | {"alembic_version"}
 
 
@@ -99,7 +101,7 @@ def test_downgrade_to_base_and_up_again(fresh_db: Database) -> None:
     assert downgrade(fresh_db.sync_engine, "base") is None
     assert _tables(fresh_db) == {"alembic_version"}
 
-    assert upgrade(fresh_db.sync_engine) == "0008"
+    assert upgrade(fresh_db.sync_engine) == "0010"
     assert _tables(fresh_db) >= TABLES
 
 
@@ -107,7 +109,7 @@ def test_alembic_command_with_a_url_instead_of_a_connection(fresh_db: Database) 
     """The documented shell path: ``alembic.command`` with our config and a plain URL."""
     url = fresh_db.url.render_as_string(hide_password=False)
     command.upgrade(alembic_config(url=url), "head")
-    assert current_revision(fresh_db.sync_engine) == "0008"
+    assert current_revision(fresh_db.sync_engine) == "0010"
 
 
 def test_offline_mode_prints_the_ddl(capfd: pytest.CaptureFixture[str]) -> None:

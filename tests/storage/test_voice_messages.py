@@ -222,7 +222,7 @@ def test_to_json_shows_times_in_the_configured_zone(mailbox: VoiceMessageRepo) -
 def test_migration_0008_down_and_up_keeps_the_recordings_table(fresh_db_url: str) -> None:
     db = Database(fresh_db_url)
     try:
-        assert upgrade(db.sync_engine) == "0008"
+        assert upgrade(db.sync_engine, "0008") == "0008"
         assert downgrade(db.sync_engine, "0007") == "0007"
         inspector = inspect(db.sync_engine)
         columns = {c["name"] for c in inspector.get_columns("recordings")}
@@ -234,7 +234,7 @@ def test_migration_0008_down_and_up_keeps_the_recordings_table(fresh_db_url: str
             i["name"] for i in inspector.get_indexes("recordings")
         }
 
-        assert upgrade(db.sync_engine) == "0008"
+        assert upgrade(db.sync_engine, "0008") == "0008"
         columns = {c["name"] for c in inspect(db.sync_engine).get_columns("recordings")}
         assert {"handled_at", "handled_by"} <= columns
     finally:
