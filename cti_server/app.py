@@ -67,6 +67,8 @@ class App:
     push: Any = None  # EventPush: the desktops' WebSocket feed (/api/v1/events)
     http_site: Any = None  # api.site.HttpSite: the REST API, pages and the events WebSocket
     call_control: Any = None  # adapters.desk_calls.DeskCalls: the desktop's call control
+    webhooks: Any = None  # adapters.webhook_service: the CRM feed's outbox and delivery
+    monitor: Any = None  # adapters.monitor_control: supervisors listen, whisper, barge in
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
 
@@ -107,6 +109,10 @@ class App:
             self.services.start()  # replays callback requests spooled while the DB was away
         if self.dialer is not None:
             self.dialer.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
+        if self.monitor is not None:
+            self.monitor.start()
         if self.media is not None:
             self.media.start()
             log.info(
@@ -190,6 +196,8 @@ class App:
         return int(self.ports[0].getHost().port) if self.ports else self.config.sip.port
 
     def stop(self) -> Any:
+        if self.monitor is not None:
+            self.monitor.stop()
         if self.dialer is not None:
             self.dialer.stop()
         if self.services is not None:
@@ -213,6 +221,8 @@ class App:
             waits.append(maybeDeferred(self.push.stop))
         if self.http_site is not None:
             waits.append(maybeDeferred(self.http_site.close))
+        if self.webhooks is not None:
+            waits.append(maybeDeferred(self.webhooks.stop))
         if self.ha is not None:
             waits.append(maybeDeferred(self.ha.stop))  # give the lease back at once
         return gatherResults(waits)
@@ -296,10 +306,15 @@ def build_app(
             switch.endpoint.accounts.put(account)
     bus = EventBus()
     bus.subscribe(EventLogger(config.timezone))
-    records = build_record_writer(config, reactor)
+    from cti_server.adapters.webhook_service import attach_webhook_metrics, build_webhook_service
+    from cti_server.storage import Database
+
+    webhooks = build_webhook_service(config.webhooks, Database.from_config(config), reactor)
+    records = build_record_writer(config, reactor, webhooks)
     cdr = CdrService(records, reactor)
     bus.subscribe(cdr.on_event)
     registry, counters = build_registry(switch)
+    attach_webhook_metrics(registry, lambda: webhooks)
     bus.subscribe(counters)
     acd_holder = center.acd
     if acd_holder is not None:
@@ -339,12 +354,18 @@ def build_app(
         from cti_server.adapters.desk_calls import build_desk_calls
 
         call_control = build_desk_calls(config, sip, center.acd, reactor)
+        if webhooks is not None:
+            call_control.on_contact = webhooks.contact_hook
     media = None
     recording = None
+    monitor = None
     if switch.media is not None:
         media = MediaService(switch.media, reactor, reactor, sip.media_events)
         sip.after_flush = media.sync_ports
         recording = build_recording(config, switch, reactor, ids)
+        from cti_server.adapters.monitor_control import build_monitor_control
+
+        monitor = build_monitor_control(config, sip, reactor)
         attach_recording(registry, lambda: recording)
         bus.subscribe(recording.on_event)
         media.on_tick = recording.on_tick
@@ -365,6 +386,8 @@ def build_app(
         dialer=dialer,
         push=push,
         call_control=call_control,
+        webhooks=webhooks,
+        monitor=monitor,
     )
     holder.append(app)
     return app

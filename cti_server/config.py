@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from acd.dialer_settings import DialerSettings
 from acd.settings import AcdSettings
 from cti_server.crm.script_settings import ScriptSettings
+from cti_server.crm.webhook_settings import WebhookSettings
 from ivr_flows.settings import IvrSettings
 
 TargetKind = Literal["extension", "trunk", "uri", "flow", "queue"]
@@ -257,6 +258,7 @@ class Config(_Model):
     acd: AcdSettings = AcdSettings()
     dialer: DialerSettings = DialerSettings()
     crm: ScriptSettings = ScriptSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Config:

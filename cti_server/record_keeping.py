@@ -9,7 +9,7 @@ from typing import Any
 from cti_server.config import Config
 
 
-def build_record_writer(config: Config, reactor: Any) -> Any:
+def build_record_writer(config: Config, reactor: Any, webhooks: Any = None) -> Any:
     """Call records, queue events and agent states: journalled at once, group-committed to
     SQL every 100 ms, replayed after a crash or a database outage."""
     from cti_server.adapters.record_writer import RecordWriter
@@ -19,7 +19,13 @@ def build_record_writer(config: Config, reactor: Any) -> Any:
 
     database = Database.from_config(config)
     journal = Journal(Path(config.data_dir) / "journal")
-    return RecordWriter(journal, lambda entries: commit_entries(database, entries), reactor)
+
+    def commit(entries: Any) -> Any:
+        return commit_entries(database, entries)
+
+    if webhooks is not None:  # call records also go to the CRM outbox, after each commit
+        commit = webhooks.wrap_commit(commit)
+    return RecordWriter(journal, commit, reactor)
 
 
 def build_stats_resource(config: Config) -> Any:

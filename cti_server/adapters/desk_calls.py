@@ -54,6 +54,7 @@ class DeskCalls:
         self._scripts = scripts
         self._reactor = reactor
         self._tz = ZoneInfo(config.timezone)
+        self.on_contact: Any = None  # the CRM outbox's hook (adapters.webhook_service)
 
     # --- helpers ------------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class DeskCalls:
             category = category_of(script, answers) or ""
             summary = summarize(script, answers) or disposition
         try:
-            DispositionRepo(self._db).save(
+            DispositionRepo(self._db, on_contact=self.on_contact).save(
                 call_id,
                 agent or by.agent_id or by.username,
                 customer_id,

@@ -30,10 +30,12 @@ from cti_server.api.calls import CallsApi
 from cti_server.api.campaigns import CampaignsApi
 from cti_server.api.contact import ContactApi
 from cti_server.api.control import CallControl
+from cti_server.api.crm_export import crm_routes
 from cti_server.api.evaluations import evaluation_routes
 from cti_server.api.ha import HaResource, HaStatus
 from cti_server.api.login import Blocking, Logins, UserStore
 from cti_server.api.models import HealthOut
+from cti_server.api.monitor import monitor_routes
 from cti_server.api.openapi import openapi_document
 from cti_server.api.recordings import RecordingsApi
 from cti_server.api.router import ApiRequest, Route, Router
@@ -101,6 +103,7 @@ class ApiParts:
     call_control: CallControl | None = None
     limiter: LoginRateLimiter = field(default_factory=LoginRateLimiter)
     database: Any = None  # Database: campaigns and callback figures (sync, in the pool)
+    monitor: Any = None  # adapters.monitor_control.MonitorControl: listen, whisper, barge
 
 
 class HttpSite:
@@ -159,8 +162,9 @@ def api_routes(parts: ApiParts) -> list[Route]:
         campaigns = CampaignsApi(parts.database, parts.queue_names, parts.tz, parts.blocking,
                                  parts.clock)  # fmt: skip
         figures = CallbackFiguresApi(parts.database, parts.tz, parts.blocking, parts.clock, load)
-        routes += [*campaigns.routes(), figures.route()]
+        routes += [*campaigns.routes(), figures.route(), *crm_routes(parts)]
     routes += evaluation_routes(parts)
+    routes += monitor_routes(parts)
     if parts.stats is not None:
         routes.append(parts.stats.route())
     if parts.ha is not None:
@@ -251,5 +255,6 @@ def build_http_site(
         call_control=call_control or getattr(app, "call_control", None),
         limiter=LoginRateLimiter(rate_limits),
         database=database,
+        monitor=getattr(app, "monitor", None),
     )
     return build_api(parts, api_children=api_children, root_children=root_children)

@@ -38,6 +38,7 @@ from cti_server.call.model import (
     LegInput,
     LegState,
 )
+from cti_server.call.monitor import Monitor
 from cti_server.call.prompt_flows import PromptFlows
 from cti_server.call.queue_host import QueueHost
 from cti_server.call.routing import Router
@@ -64,7 +65,7 @@ IdSource = Callable[[str], str]  # prefix -> new unique id
 
 
 class CallController(
-    CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, DialOutHost, DeskControl, Teardown
+    Monitor, CallSetup, MidCall, PromptFlows, IvrHost, QueueHost, DialOutHost, DeskControl, Teardown
 ):
     def __init__(
         self,

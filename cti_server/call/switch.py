@@ -60,6 +60,15 @@ class CallSwitch:
     def hang_up(self, call_id: str, cause: str, now: float) -> None:
         self._execute(self.controller.hang_up(call_id, cause, now), now)
 
+    def monitor(self, call_id: str, supervisor_id: str, mode: str, now: float) -> None:
+        self._execute(self.controller.monitor(call_id, supervisor_id, mode, now), now)
+
+    def set_monitor_mode(self, call_id: str, mode: str, now: float) -> None:
+        self._execute(self.controller.set_monitor_mode(call_id, mode, now), now)
+
+    def stop_monitor(self, call_id: str, now: float) -> None:
+        self._execute(self.controller.stop_monitor(call_id, now), now)
+
     def _execute(self, actions: list[LegAction], now: float) -> None:
         for action in actions:
             self.endpoint.execute(action, now)

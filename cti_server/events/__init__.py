@@ -65,6 +65,7 @@ from cti_server.events.dialer import (
     OutboundCallEnded,
     PacingChanged,
 )
+from cti_server.events.monitor import MonitorChanged, MonitorEnded, MonitorStarted
 
 __all__ = [
     "AgentAway",
@@ -112,6 +113,9 @@ __all__ = [
     "IvrStarted",
     "LeadCompleted",
     "LeadDialed",
+    "MonitorChanged",
+    "MonitorEnded",
+    "MonitorStarted",
     "OfferDeclined",
     "OfferTimedOut",
     "OutboundCallEnded",

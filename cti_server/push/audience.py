@@ -106,7 +106,9 @@ class CallAudience:
         call = data.get("call_id") or None
         if call is not None and agent is not None and name in JOINS:
             self._join(str(call), str(agent))
-        if name in QUEUE_EVENTS or name.startswith(QUEUE_PREFIX):
+        if name.startswith("monitor_"):  # a silent listen must not show on the agent's desk
+            scope = STAFF_ONLY
+        elif name in QUEUE_EVENTS or name.startswith(QUEUE_PREFIX):
             scope = EVERYONE
         else:
             members = self._calls.get(str(call), ()) if call is not None else ()

@@ -6,8 +6,15 @@ each port and calls ``Route.process`` for every datagram (no dict lookup, no tic
 forwarding path). A route rewrites SSRC/sequence/timestamp so the receiving phone sees one
 continuous stream across prompt -> bridge -> transfer switches, maps payload types, and
 transcodes µ-law <-> A-law with a 256-byte table when the two legs chose different codecs.
-The 20 ms tick (``tick``) only plays prompts and reports RTP time-outs. Symmetric RTP: the
+The 20 ms tick (``tick``) plays prompts, mixes and reports RTP time-outs. Symmetric RTP: the
 first packet from an address other than the SDP's latches the leg to it (NAT).
+
+Live monitoring (``monitor``): a supervisor's leg watches an agent's leg and whoever the agent
+is bridged to. Listen: the supervisor hears both, the two parties still talk over the direct
+forwarding. Whisper: the agent hears the customer and the supervisor mixed, the customer still
+hears only the agent. Barge: each of the three hears the other two. A leg heard in a mix gets
+a ``MixTap`` (mixer.py) on its route; a leg that hears a mix gets no direct forward, its
+audio comes from the tick. Calls nobody monitors keep the per-packet fast path untouched.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import dataclass, field
 from cti_server.ids import RandomSource
 from cti_server.rtp.dtmf import InbandDetector
 from cti_server.rtp.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW, alaw_decode, ulaw_decode
+from cti_server.rtp.mixer import MAX_TAP, JitterBuffer, MixTap, mix_tick, who_hears
 from cti_server.rtp.packet import SequenceRewriter
 from cti_server.rtp.route import (
     HDR,
@@ -32,6 +40,7 @@ from cti_server.rtp.route import (
 
 __all__ = [
     "CODEC_PT",
+    "MONITOR_MODES",
     "DigitReceived",
     "MediaCore",
     "MediaError",
@@ -43,6 +52,9 @@ __all__ = [
 ]
 
 CODEC_PT = {"PCMU": 0, "PCMA": 8}
+MONITOR_MODES = ("listen", "whisper", "barge")
+_PROMPT: Hashable = "prompt"  # rewriter sources of what the tick sends
+_MIX: Hashable = "mix"
 
 
 class MediaError(RuntimeError):
@@ -66,6 +78,15 @@ class MediaLeg:
     inband: InbandDetector | None = None
     prompt_seq: int = 0  # the prompt source's own numbering, mapped by ``rewriter``
     prompt_ts: int = 0
+    tapped: bool = False  # the recorder takes this leg's audio (``tap``/``drain_tap``)
+
+
+@dataclass(slots=True)
+class Monitor:
+    """A supervisor's leg watching ``target`` (an agent's leg) in ``mode``."""
+
+    target: str
+    mode: str
 
 
 class MediaCore:
@@ -90,6 +111,8 @@ class MediaCore:
         self.events: list[MediaEvent] = []
         self.opened: list[tuple[int, Route]] = []  # ports for the adapter to bind
         self.closed: list[int] = []  # ports for the adapter to release
+        self.monitors: dict[str, Monitor] = {}  # supervisor leg -> what it watches
+        self._hears: dict[str, frozenset[str]] = {}  # listener -> the sources mixed for it
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -142,6 +165,8 @@ class MediaCore:
         leg.route.dest = None
         self.closed.append(leg.port)
         self._free.append(leg.port)
+        if self.monitors:
+            self._remix()
 
     # --- bridging, holding, prompts -------------------------------------------------------
 
@@ -155,6 +180,8 @@ class MediaCore:
         leg_a.peer, leg_b.peer = b, a
         self._rebuild(leg_a)
         self._rebuild(leg_b)
+        if self.monitors:
+            self._remix()
 
     def unbridge(self, leg_id: str) -> None:
         leg = self._leg(leg_id)
@@ -164,6 +191,8 @@ class MediaCore:
             self._rebuild(other)
         leg.peer = None
         self._rebuild(leg)
+        if self.monitors:
+            self._remix()
 
     def set_sending(self, leg_id: str, sending: bool) -> None:
         """Hold from the leg's side (it sent sendonly/inactive): stop sending it media."""
@@ -194,26 +223,63 @@ class MediaCore:
         self._rebuild_peer(leg)
 
     def tap(self, leg_id: str, on: bool) -> None:
-        route = self._leg(leg_id).route
+        leg = self._leg(leg_id)
+        leg.tapped = on
+        route = leg.route
+        if isinstance(route.tap, MixTap):  # mixed: the tap stays, only its backlog goes
+            if not on:
+                route.tap.clear()
+            return
         route.tap = [] if on else None
 
     def drain_tap(self, leg_id: str) -> list[bytes]:
-        route = self._leg(leg_id).route
+        leg = self._leg(leg_id)
+        route = leg.route
         if route.tap is None:
             return []
+        leg.tapped = True
+        if isinstance(route.tap, MixTap):
+            out = list(route.tap)
+            route.tap.clear()
+            return out
         out, route.tap = route.tap, []
         return out
+
+    # --- live monitoring --------------------------------------------------------------------
+
+    def monitor(self, leg_id: str, target: str, mode: str) -> None:
+        """``leg_id`` (a supervisor) watches ``target`` (an agent) in ``mode``; again with
+        another mode switches it (listen -> whisper -> barge) without a gap."""
+        if mode not in MONITOR_MODES:
+            raise MediaError(f"monitor mode {mode!r} is not one of {', '.join(MONITOR_MODES)}")
+        self._leg(leg_id)
+        self._leg(target)
+        watched = {m.target for sup, m in self.monitors.items() if sup != leg_id}
+        if leg_id == target or target in self.monitors or target in watched:
+            raise MediaError(f"leg {leg_id} cannot monitor leg {target}")
+        self.monitors[leg_id] = Monitor(target, mode)
+        self._remix()
+
+    def unmonitor(self, leg_id: str) -> None:
+        if self.monitors.pop(leg_id, None) is not None:
+            self._remix()
+
+    def hears(self, leg_id: str) -> frozenset[str]:
+        """The legs mixed for ``leg_id`` (empty: it hears its peer directly, or nothing)."""
+        return self._hears.get(leg_id, frozenset())
 
     # --- the 20 ms tick -------------------------------------------------------------------
 
     def tick(self, now: float) -> list[tuple[int, bytes, tuple[str, int]]]:
         """Prompt frames to send now as (from port, datagram, to address); time-outs."""
         out: list[tuple[int, bytes, tuple[str, int]]] = []
+        prompted: list[str] = []
         for leg in self.legs.values():
             route = leg.route
             if leg.playing or leg.play_loop:
                 if not leg.playing and leg.play_loop:
                     leg.playing.extend(leg.play_loop)
+                prompted.append(leg.leg_id)
                 payload = leg.playing.popleft()
                 if not leg.playing and leg.play_loop is None:
                     self.events.append(PlayFinished(leg.leg_id))
@@ -232,6 +298,8 @@ class MediaCore:
             if now - last > self.rtp_timeout:
                 self.events.append(MediaTimedOut(leg.leg_id))
                 route.stats.last_at = now  # report once per time-out period
+        if self._hears:
+            out += self._mix(now, prompted)
         return out
 
     def drain_events(self) -> list[MediaEvent]:
@@ -257,7 +325,13 @@ class MediaCore:
         """Recompute the route of packets arriving from ``leg`` (towards its peer)."""
         route = leg.route
         peer = self.legs.get(leg.peer) if leg.peer else None
-        if peer is None or not peer.sending or peer.playing or peer.play_loop:
+        if (
+            peer is None
+            or not peer.sending
+            or peer.playing
+            or peer.play_loop
+            or peer.leg_id in self._hears  # the peer hears a mix made in the tick
+        ):
             route.dest = None
             route.dest_leg = None
             route.rewriter = None
@@ -269,19 +343,69 @@ class MediaCore:
         route.out_dtmf_pt = peer.dtmf_pt
         route.translate = _table(leg.codec, peer.codec)
 
-    def _packet(self, leg: MediaLeg, payload: bytes, now: float) -> bytes:
+    def _remix(self) -> None:
+        """Recompute who hears a mix, then the taps and routes of every leg concerned."""
+        for sup, mon in list(self.monitors.items()):
+            if sup not in self.legs or mon.target not in self.legs:
+                del self.monitors[sup]  # a leg closed: the monitor ends with it
+        watched = [(sup, mon.target, mon.mode) for sup, mon in self.monitors.items()]
+        peers = {t: self.legs[t].peer for _s, t, _m in watched}
+        hears = who_hears(watched, {t: p for t, p in peers.items() if p in self.legs})
+        old, self._hears = self._hears, hears
+        sources = {s for group in hears.values() for s in group}
+        concerned = set(old) | set(hears) | sources | {s for g in old.values() for s in g}
+        for leg_id in concerned:
+            leg = self.legs.get(leg_id)
+            if leg is None:
+                continue
+            self._capture(leg, leg_id in sources)
+            self._rebuild(leg)
+            self._rebuild_peer(leg)
+
+    def _capture(self, leg: MediaLeg, on: bool) -> None:
+        """Give the leg's route a MixTap (keeping what the recorder has not drained yet)."""
+        route = leg.route
+        if on and not isinstance(route.tap, MixTap):
+            route.tap = MixTap(route.tap)
+        elif not on and isinstance(route.tap, MixTap):
+            route.tap = list(route.tap) if leg.tapped else None
+
+    def _mix(self, now: float, prompted: list[str]) -> list[tuple[int, bytes, tuple[str, int]]]:
+        buffers: dict[str, JitterBuffer] = {}
+        codecs: dict[str, str] = {}
+        for group in self._hears.values():
+            for source in group:
+                leg = self.legs[source]
+                tap = leg.route.tap
+                if isinstance(tap, MixTap):
+                    buffers[source] = tap.buffer
+                    if len(tap) > MAX_TAP:  # nobody records this leg: keep the tap small
+                        del tap[:-MAX_TAP]
+                codecs[source] = leg.codec
+        for listener in self._hears:
+            codecs[listener] = self.legs[listener].codec
+        out: list[tuple[int, bytes, tuple[str, int]]] = []
+        busy = set(prompted)
+        for listener, payload in mix_tick(buffers, codecs, self._hears).items():
+            leg = self.legs[listener]
+            remote = leg.route.remote
+            if listener in busy or not leg.sending or remote is None:
+                continue  # a prompt (music on hold) wins over the mix
+            out.append((leg.port, self._packet(leg, payload, now, _MIX), remote))
+        return out
+
+    def _packet(
+        self, leg: MediaLeg, payload: bytes, now: float, source: Hashable = _PROMPT
+    ) -> bytes:
         assert leg.rewriter is not None
         leg.prompt_seq = (leg.prompt_seq + 1) & 0xFFFF
         leg.prompt_ts = (leg.prompt_ts + 160) & 0xFFFFFFFF
-        first = leg.rewriter.state.source != _PROMPT
-        seq, ts, marker = leg.rewriter.rewrite(_PROMPT, leg.prompt_seq, leg.prompt_ts, first, now)
+        first = leg.rewriter.state.source != source
+        seq, ts, marker = leg.rewriter.rewrite(source, leg.prompt_seq, leg.prompt_ts, first, now)
         return (
             HDR.pack(0x80, leg.pt | (0x80 if marker else 0), seq, ts, leg.rewriter.state.ssrc)
             + payload
         )
-
-
-_PROMPT: Hashable = "prompt"
 
 
 def _table(src: str, dst: str) -> bytes | None:

@@ -9,7 +9,7 @@ row would count the contact twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,8 +79,13 @@ def _answers_json(answers: Any) -> Any:
 class DispositionRepo:
     """Dispositions of calls; every method is one short transaction."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self,
+        database: Database,
+        on_contact: Callable[[Session, ContactRow, datetime], None] | None = None,
+    ) -> None:
         self.database = database
+        self.on_contact = on_contact  # the CRM outbox, queued in the same transaction
 
     def _session(self) -> Session:
         return Session(self.database.sync_engine, expire_on_commit=False)
@@ -164,6 +169,8 @@ class DispositionRepo:
                 for name, value in contact_fields.items():
                     setattr(contact, name, value)
                 session.flush()
+                if self.on_contact is not None:
+                    self.on_contact(session, contact, at)
             if row is None:
                 row = DispositionRow(call_id=call_id, agent_id=agent_id, created_at=at)
                 session.add(row)
