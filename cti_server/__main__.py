@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ha1.add_argument("user")
     ha1.add_argument("--realm", default="cti.local", help="SIP realm (default: cti.local)")
+    from cti_server.agent_report_cli import add_agents_command
     from cti_server.campaign_cli import add_campaign_commands
+    from cti_server.crm.export_cli import add_crm_commands
     from cti_server.media.cli import add_prompts_parser
     from cti_server.report_cli import add_report_command
     from cti_server.simulate_cli import add_simulate_command
@@ -110,9 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_parser(sub)
     add_customer_commands(sub)
     add_campaign_commands(sub)
+    add_crm_commands(sub)
     add_user_commands(sub)
     add_simulate_command(sub)
     add_report_command(sub)
+    add_agents_command(sub)
     return parser
 
 
@@ -148,9 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             "accounts",
             "customers",
             "campaigns",
+            "crm",
             "users",
             "simulate",
             "report",
+            "agents",
         ):
             return int(args.handler(args))
         if args.command == "demo":
@@ -295,6 +301,7 @@ def _serve(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
+
     def stop() -> None:  # a second signal while stopping is not an error
         if reactor.running:
             reactor.stop()

@@ -55,6 +55,8 @@ excluding short ones, service level, ASA, AHT). A callbacks section follows the 
 callbacks requested in the period by queue (done, failed, pending, completion rate, time
 to callback, attempts per completion, handle time) and campaign leads by their last
 attempt (dialled, answered, dropped and the drop rate, completion): metrics/callback_stats.py.
+Each agent's performance (AHT, offer answer rate, occupancy, callbacks, QA) and a before/after
+comparison: `cti-server agents report --help`.
 """
 
 

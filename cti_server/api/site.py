@@ -24,6 +24,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
+from cti_server.api.agent_performance import performance_routes
 from cti_server.api.agents import AgentsApi
 from cti_server.api.callback_figures import CallbackFiguresApi
 from cti_server.api.calls import CallsApi
@@ -164,7 +165,9 @@ def api_routes(parts: ApiParts) -> list[Route]:
         figures = CallbackFiguresApi(parts.database, parts.tz, parts.blocking, parts.clock, load)
         routes += [*campaigns.routes(), figures.route(), *crm_routes(parts)]
     routes += evaluation_routes(parts)
-    routes += monitor_routes(parts)
+    routes += performance_routes(parts)
+    if parts.monitor is not None:  # anchored media only
+        routes += monitor_routes(parts)
     if parts.stats is not None:
         routes.append(parts.stats.route())
     if parts.ha is not None:
