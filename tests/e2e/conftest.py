@@ -185,6 +185,9 @@ def _reap_peers() -> Iterator[None]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=5)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):  # a peer nobody finished
+            if pipe is not None and not pipe.closed:
+                pipe.close()
 
 
 def sipp_path() -> str:
