@@ -35,7 +35,11 @@ CONTENT_TYPES: Final = {
     ".wav": b"audio/wav",
     ".txt": b"text/plain; charset=utf-8",
 }
-PAGES: Final = {b"desktop": "desktop.html", b"wallboard": "wallboard.html"}
+PAGES: Final = {
+    b"desktop": "desktop.html",
+    b"wallboard": "wallboard.html",
+    b"review": "review.html",
+}
 HOME: Final = b"/desktop/"
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 

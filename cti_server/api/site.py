@@ -39,6 +39,7 @@ from cti_server.api.models import HealthOut
 from cti_server.api.monitor import monitor_routes
 from cti_server.api.openapi import openapi_document
 from cti_server.api.recordings import RecordingsApi
+from cti_server.api.review import review_routes
 from cti_server.api.router import ApiRequest, Route, Router
 from cti_server.api.stats import StatsResource
 from cti_server.api.tokens import MemoryTokens, RedisTokens, TokenService
@@ -165,6 +166,7 @@ def api_routes(parts: ApiParts) -> list[Route]:
         figures = CallbackFiguresApi(parts.database, parts.tz, parts.blocking, parts.clock, load)
         routes += [*campaigns.routes(), figures.route(), *crm_routes(parts)]
     routes += evaluation_routes(parts)
+    routes += review_routes(parts)
     routes += performance_routes(parts)
     if parts.monitor is not None:  # anchored media only
         routes += monitor_routes(parts)

@@ -386,5 +386,6 @@ from cti_server.storage import (  # noqa: E402, F401
     tables_dispositions,
     tables_outbox,
     tables_qa,
+    tables_review,
     tables_users,
 )

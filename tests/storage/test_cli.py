@@ -56,10 +56,10 @@ def test_db_upgrade_prints_the_revision_and_is_safe_to_repeat(
 ) -> None:
     assert run(["db", "upgrade", "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
-    assert f"{data_dir.resolve() / 'cti.sqlite3'}: upgraded from empty to 0010 (head)" in out
+    assert f"{data_dir.resolve() / 'cti.sqlite3'}: upgraded from empty to 0011 (head)" in out
 
     assert run(["db", "upgrade", "--data-dir", str(data_dir)]) == 0
-    assert "already at 0010 (head)" in capsys.readouterr().out
+    assert "already at 0011 (head)" in capsys.readouterr().out
 
 
 def test_accounts_need_an_upgraded_database(
@@ -194,7 +194,7 @@ def test_the_same_commands_on_postgresql(
     config = tmp_path / "cti.yaml"
     config.write_text(f"storage: {{database_url: '{url}'}}\n")
     assert run(["db", "upgrade", "--config", str(config)]) == 0
-    assert "upgraded from empty to 0010 (head)" in capsys.readouterr().out
+    assert "upgraded from empty to 0011 (head)" in capsys.readouterr().out
     assert run(["accounts", "add", "1001", "--config", str(config)], PASSWORD + "\n") == 0
     assert run(["accounts", "list", "--config", str(config)]) == 0
     assert "1001" in capsys.readouterr().out

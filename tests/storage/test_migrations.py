@@ -39,6 +39,7 @@ TABLES = {
     "dispositions",
     "evaluations",
     "webhook_outbox",
+    "recording_access",
 }
 
 
@@ -54,14 +55,14 @@ def _tables(db: Database) -> set[str]:
 
 
 def test_head_is_the_initial_revision() -> None:
-    assert head_revision() == "0010"
+    assert head_revision() == "0011"
 
 
 def test_upgrade_from_scratch_creates_every_table(fresh_db: Database) -> None:
     assert current_revision(fresh_db.sync_engine) is None
     assert _tables(fresh_db) == set()
 
-    assert upgrade(fresh_db.sync_engine) == "0010"
+    assert upgrade(fresh_db.sync_engine) == "0011"
 
     assert _tables(fresh_db) == TABLES | {"alembic_version"}
     columns = {c["name"] for c in inspect(fresh_db.sync_engine).get_columns("recordings")}
@@ -91,7 +92,7 @@ def test_indexes_and_check_constraints_exist(fresh_db: Database) -> None:
 
 def test_upgrade_twice_is_a_no_op(fresh_db: Database) -> None:
     upgrade(fresh_db.sync_engine)
-    assert upgrade(fresh_db.sync_engine) == "0010"
+    assert upgrade(fresh_db.sync_engine) == "0011"
     assert _tables(fresh_db) == TABLES | {"alembic_version"}
 
 
@@ -101,7 +102,7 @@ def test_downgrade_to_base_and_up_again(fresh_db: Database) -> None:
     assert downgrade(fresh_db.sync_engine, "base") is None
     assert _tables(fresh_db) == {"alembic_version"}
 
-    assert upgrade(fresh_db.sync_engine) == "0010"
+    assert upgrade(fresh_db.sync_engine) == "0011"
     assert _tables(fresh_db) >= TABLES
 
 
@@ -109,7 +110,7 @@ def test_alembic_command_with_a_url_instead_of_a_connection(fresh_db: Database) 
     """The documented shell path: ``alembic.command`` with our config and a plain URL."""
     url = fresh_db.url.render_as_string(hide_password=False)
     command.upgrade(alembic_config(url=url), "head")
-    assert current_revision(fresh_db.sync_engine) == "0010"
+    assert current_revision(fresh_db.sync_engine) == "0011"
 
 
 def test_offline_mode_prints_the_ddl(capfd: pytest.CaptureFixture[str]) -> None:

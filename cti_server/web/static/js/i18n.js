@@ -491,3 +491,13 @@ export function unknownMarkupKeys(root = document) {
 export function keys() {
   return Object.keys(STRINGS.ko);
 }
+
+/** Add a page's own strings ({ko: {...}, en: {...}}) to the dictionary, so a page keeps its
+ * strings in its own module; a key the dictionary has already keeps its text. */
+export function registerStrings(extra) {
+  for (const language of LANGUAGES) {
+    for (const [key, text] of Object.entries(extra[language] || {})) {
+      if (!(key in STRINGS[language])) STRINGS[language][key] = text;
+    }
+  }
+}
