@@ -10,6 +10,7 @@ import { lang, t, tOr } from './i18n.js';
 import { setupPage, showConnection } from './session.js';
 import { formatDuration, formatTime, secondsSince, serverNow, toMs } from './time.js';
 import { $, busy, coalesce, confirmAsk, everySecond, fill, h, toast } from './ui.js';
+import { formatPhone } from './desktop/dialpad.js';
 
 const POLL_MS = 5000;
 const WAIT_WARN = 30;
@@ -25,6 +26,7 @@ const FORCE = [
 
 const ctx = {
   user: null, board: null, at: null, calls: new Map(), group: '', stream: null, poll: null, stopTick: null, deferred: false,
+  perf: new Map(), perfAt: 0,
 };
 
 const stateLabel = (state) => tOr(`state.${state}`, state);
@@ -38,8 +40,20 @@ async function load() {
   ctx.board = board;
   ctx.at = toMs(board.at) ?? serverNow();
   if (calls) ctx.calls = new Map((calls.calls || []).map((c) => [String(c.id ?? c.call_id), c]));
+  if (Date.now() - ctx.perfAt > 60000) loadPerformance();
   render();
 }
+
+/** Today's per-agent answer rate and QA average (GET /performance), once a minute. */
+async function loadPerformance() {
+  ctx.perfAt = Date.now();
+  const perf = await api.get('/performance', { quiet: true }).catch(() => null);
+  if (!perf || !perf.agents) return;
+  ctx.perf = new Map(perf.agents.map((a) => [String(a.key), a]));
+  render();
+}
+
+const percent = (value) => (value === null || value === undefined ? '—' : `${Math.round(value * 100)}%`);
 
 const refresh = coalesce(load, 800);
 
@@ -149,21 +163,47 @@ function renderAgents() {
     .filter((a) => !needle || `${a.name} ${a.id}`.toLowerCase().includes(needle))
     .sort((a, b) => (order[a.state] ?? 99) - (order[b.state] ?? 99) || (toMs(a.since) ?? 0) - (toMs(b.since) ?? 0));
   fill($('#agents-count'), t('wb.total', { n: rows.length }));
-  fill($('#agents-body'), rows.length ? rows.map(agentRow) : h('tr', {}, h('td', { colspan: 7, class: 'empty' }, t('wb.no_agents'))));
+  fill($('#agents-body'), rows.length ? rows.map(agentRow) : h('tr', {}, h('td', { colspan: 9, class: 'empty' }, t('wb.no_agents'))));
 }
 
 function agentRow(agent) {
   const call = agent.call_id ? ctx.calls.get(String(agent.call_id)) : null;
   const reason = agent.reason && ['not_ready', 'away'].includes(agent.state) ? tOr(`reason.${agent.reason}`, agent.reason) : '';
+  // Handled and AHT from one source: today's records, or (when the server could not read
+  // them) the live counters since the server started, never one of each.
+  const today = agent.handled_today !== null && agent.handled_today !== undefined;
+  const perf = ctx.perf.get(String(agent.id));
   return h('tr', { dataset: { agent: String(agent.id), state: agent.state } },
     h('td', {}, h('span', { class: 'agent-name' }, agent.name || agent.id), h('span', { class: 'muted' }, ` #${agent.id}`)),
     h('td', {}, h('span', { class: `state-pill st-${agent.state}`, title: agent.by ? t('state.by', { who: agent.by }) : null },
       h('span', { class: 'dot' }), stateLabel(agent.state), reason ? h('span', { class: 'pill-reason' }, ` · ${reason}`) : null)),
     h('td', { class: 'num tabular', dataset: { since: String(toMs(agent.since) ?? '') } }, formatDuration(secondsSince(agent.since))),
-    h('td', { class: 'tabular' }, agent.call_id ? (call ? `${call.caller || ''}${call.queue ? ` · ${call.queue}` : ''}` : String(agent.call_id)) : '—'),
-    h('td', { class: 'num tabular' }, String(agent.handled_today ?? agent.handled ?? 0)),
-    h('td', { class: 'num tabular' }, formatDuration(agent.aht ?? agent.average_handle_time)),
-    h('td', {}, forceMenu(agent)));
+    h('td', { class: 'tabular' }, agent.call_id ? (call ? `${formatPhone(call.caller)}${call.queue ? ` · ${call.queue}` : ''}` : String(agent.call_id)) : '—'),
+    h('td', { class: 'num tabular' }, String(today ? agent.handled_today : agent.handled ?? 0)),
+    h('td', { class: 'num tabular' }, formatDuration(today ? agent.aht : agent.average_handle_time)),
+    h('td', { class: 'num tabular' }, percent(perf && perf.offer_answer_rate)),
+    h('td', { class: 'num tabular' }, perf && perf.qa_avg !== null && perf.qa_avg !== undefined ? perf.qa_avg.toFixed(1) : '—'),
+    h('td', {}, forceMenu(agent), agent.call_id ? monitorMenu(agent) : null));
+}
+
+/** Listen, whisper or barge in on the agent's call: the supervisor's own phone rings. */
+function monitorMenu(agent) {
+  return h('select', {
+    class: 'force monitor',
+    'aria-label': `${t('action.monitor')} ${agent.name || agent.id}`,
+    onchange: (event) => monitor(agent, event.currentTarget),
+  },
+  h('option', { value: '' }, t('action.monitor')),
+  ['listen', 'whisper', 'barge'].map((mode) => h('option', { value: mode }, t(`monitor.${mode}`))));
+}
+
+async function monitor(agent, select) {
+  const mode = select.value;
+  select.value = '';
+  if (!mode || !agent.call_id) return;
+  const ok = await busy(select, () => api.post(`/calls/${seg(String(agent.call_id))}/monitor`, { mode }))
+    .then(() => true, () => false);
+  if (ok) toast(t('wb.monitoring', { agent: agent.name || agent.id, mode: t(`monitor.${mode}`) }), 'ok');
 }
 
 function forceMenu(agent) {
