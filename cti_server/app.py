@@ -23,6 +23,7 @@ from cti_server.adapters.retention_job import RetentionJob
 from cti_server.adapters.rtp_udp import MediaService
 from cti_server.adapters.sip_service import SipService
 from cti_server.adapters.sip_tcp import SipTcpFactory
+from cti_server.adapters.sip_udp import SipUdpProtocol
 from cti_server.bus import EventBus
 from cti_server.call.switch import CallSwitch
 from cti_server.call.wiring import build_switch
@@ -87,7 +88,10 @@ class App:
                 for p in self.ports:
                     p.stopListening()
                 self.ports.clear()
-                self.sip.udp.transport = None  # the protocol is bound again on the next try
+                # A fresh protocol for the next try: Twisted starts a protocol only when no
+                # port holds it, and the old port lets go of it only later, so the old one
+                # would keep sending through the closed socket (every reply lost).
+                self.sip.udp = SipUdpProtocol(self.sip)
                 if attempt == (19 if cfg.port == 0 else 0):
                     raise
         if cfg.port == 0:  # the Via/Contact address must name the port really bound

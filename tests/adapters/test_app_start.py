@@ -66,6 +66,9 @@ def test_port_zero_retries_when_the_tcp_twin_is_taken(tmp_path: Path) -> None:
     app.start()
     assert len(reactor.udp) == 3 and len(reactor.tcpServers) == 1  # third time lucky
     assert app.sip_port == 40000
+    # Replies leave through the socket bound last, not a closed one: Twisted starts a
+    # protocol only while no port holds it, and an abandoned port lets go of it only later.
+    assert app.sip.udp._sendto.__self__ is reactor.udp[-1].sock  # type: ignore[union-attr]
     for port in reactor.udp:
         port.stopListening()
 
