@@ -20,7 +20,11 @@ from typing import Any, TypeVar
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -106,9 +110,15 @@ def console_errors(driver: WebDriver, allow: Callable[[str], bool] = lambda _: F
 
 
 def wait_until(driver: WebDriver, check: Callable[[WebDriver], T], timeout: float = 10) -> T:
-    """``check(driver)``'s first truthy value; a timeout fails with the page's console."""
+    """``check(driver)``'s first truthy value; a timeout fails with the page's console. An
+    element redrawn by a live update between finding and reading it counts as "not yet"."""
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check)
+        return WebDriverWait(
+            driver,
+            timeout,
+            poll_frequency=0.1,
+            ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+        ).until(check)
     except TimeoutException as exc:
         raise AssertionError(f"timed out after {timeout}s; console: {console(driver)}") from exc
 
@@ -119,3 +129,73 @@ def js_module(driver: WebDriver, path: str, expression: str) -> Any:
         "const done = arguments[arguments.length - 1];"
         f"import({json.dumps(path)}).then((m) => done({expression}), (e) => done('ERROR ' + e));"
     )
+
+
+def confirm(driver: WebDriver, timeout: float = 5) -> None:
+    """Answer OK in the page's shared confirm dialog (``#dlg-confirm``), once it is open."""
+    wait_until(driver, lambda d: d.find_element("id", "dlg-confirm").is_displayed(), timeout)
+    driver.find_element("css selector", "#dlg-confirm button[value=ok]").click()
+    wait_until(driver, lambda d: not d.find_element("id", "dlg-confirm").is_displayed(), timeout)
+
+
+def mark_page(driver: WebDriver) -> str:
+    """Tag the loaded document; :func:`same_page` is true until the page is reloaded or left."""
+    token = os.urandom(8).hex()
+    driver.execute_script("window.__ctiPageMark = arguments[0];", token)
+    return token
+
+
+def same_page(driver: WebDriver, token: str) -> bool:
+    return bool(driver.execute_script("return window.__ctiPageMark === arguments[0];", token))
+
+
+_WALLBOARD = """
+const text = (el) => (el ? el.textContent.trim() : '');
+const legend = {};
+for (const item of document.querySelectorAll('#legend [data-state]')) {
+  legend[item.dataset.state] = Number(item.dataset.count || 0);
+}
+const agents = {};
+for (const row of document.querySelectorAll('#agents-body tr[data-agent]')) {
+  agents[row.dataset.agent] = {state: row.dataset.state, cells: [...row.cells].map(text)};
+}
+const queues = {};
+for (const tile of document.querySelectorAll('#tiles .tile[data-queue]')) {
+  const figures = {};
+  for (const f of tile.querySelectorAll('[data-figure]')) {
+    figures[f.dataset.figure] = text(f.querySelector('.figure-value'));
+  }
+  queues[tile.dataset.queue] = figures;
+}
+return {legend, agents, queues, conn: document.querySelector('#conn').dataset.status};
+"""
+
+
+def wallboard_view(driver: WebDriver) -> dict[str, Any]:
+    """What the wallboard shows, read in one script run (so never half a redraw):
+    ``legend`` {state: count}, ``agents`` {id: {state, cells}}, ``queues`` {name: {figure:
+    text}} (figures ``waiting``, ``longest``, ``sl``, ``counts``), ``conn`` (live/down...)."""
+    view: dict[str, Any] = driver.execute_script(_WALLBOARD)
+    return view
+
+
+_PAUSABLE_POLLS = """
+(() => {
+  const native = window.setInterval.bind(window);
+  window.setInterval = (fn, ms, ...args) =>
+    ms >= 5000 && typeof fn === 'function'
+      ? native(() => { if (!window.__ctiPollsPaused) fn(...args); }, ms)
+      : native(fn, ms, ...args);
+})();
+"""
+
+
+def pausable_polls(driver: WebDriver) -> None:
+    """Make the pages' slow polls (``setInterval`` of 5 s or more) switchable by
+    :func:`pause_polls`, on every document loaded from now on. With the polls paused, what
+    a page still shows changing came over the events WebSocket."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _PAUSABLE_POLLS})
+
+
+def pause_polls(driver: WebDriver, paused: bool = True) -> None:
+    driver.execute_script("window.__ctiPollsPaused = arguments[0];", paused)

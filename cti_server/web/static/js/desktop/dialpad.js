@@ -40,7 +40,7 @@ export async function dial(number, customerId = null, button = null) {
   const body = { number: clean };
   if (customerId) body.customer_id = String(customerId);
   const result = await busy(button, () => api.post('/calls/dial', body)).catch(() => null);
-  if (result) toast(t('dial.started', { number: clean }), 'ok');
+  if (result) toast(t('dial.started', { number: formatPhone(clean) }), 'ok');
   return result;
 }
 
