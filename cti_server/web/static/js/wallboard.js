@@ -201,7 +201,15 @@ async function monitor(agent, select) {
   const mode = select.value;
   select.value = '';
   if (!mode || !agent.call_id) return;
-  const ok = await busy(select, () => api.post(`/calls/${seg(String(agent.call_id))}/monitor`, { mode }))
+  const body = { mode };
+  if (!ctx.user.agent_id) { // a supervisor without a phone of their own names one, once
+    const saved = localStorage.getItem('cti.monitorPhone') || '';
+    const phone = (window.prompt(t('monitor.phone'), saved) || '').trim();
+    if (!phone) return;
+    localStorage.setItem('cti.monitorPhone', phone);
+    body.extension = phone;
+  }
+  const ok = await busy(select, () => api.post(`/calls/${seg(String(agent.call_id))}/monitor`, body))
     .then(() => true, () => false);
   if (ok) toast(t('wb.monitoring', { agent: agent.name || agent.id, mode: t(`monitor.${mode}`) }), 'ok');
 }
