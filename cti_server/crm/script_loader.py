@@ -21,6 +21,7 @@ from cti_server.config import ConfigError, line_of, load_yaml
 from cti_server.crm.script_schema import STEP_KINDS, Script, Step
 from cti_server.crm.script_settings import ScriptSettings
 from cti_server.crm.scripts import Problem, script_problems
+from cti_server.yaml_files import load_named, read_text
 from ivr_flows.conditions import Loc
 
 _STEP: TypeAdapter[Any] = TypeAdapter(Step)
@@ -81,32 +82,11 @@ def check_scripts(
 def _load_all(folder: Path) -> tuple[dict[str, Script], list[str]]:
     if not folder.is_dir():
         return {}, [f"{folder}:0: not a directory of scripts"]
-    scripts: dict[str, Script] = {}
-    origin: dict[str, Path] = {}
-    problems: list[str] = []
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            script, data = _load(path)
-        except ConfigError as exc:
-            problems += exc.problems
-            continue
-        if script.name in scripts:
-            problems.append(
-                f"{path}:{line_of(data, ('name',))}: name: script {script.name!r} is already "
-                f"defined in {origin[script.name]}"
-            )
-            continue
-        scripts[script.name] = script
-        origin[script.name] = path
-    return scripts, problems
+    return load_named(folder, _parse, "script")
 
 
 def _load(path: Path) -> tuple[Script, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}:0: cannot read: {exc.strerror}"]) from exc
-    return _parse(text, str(path))
+    return _parse(read_text(path), str(path))
 
 
 def _parse(text: str, filename: str) -> tuple[Script, Any]:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from cti_server.config import ConfigError, line_of, load_yaml
 from cti_server.qa.forms import Form, Loc, form_problems
+from cti_server.yaml_files import load_named, read_text
 
 
 def default_forms_dir() -> Path:
@@ -40,23 +41,7 @@ def load_forms(directory: str | Path | None = None) -> dict[str, Form]:
     folder = Path(directory) if directory else default_forms_dir()
     if not folder.is_dir():
         raise ConfigError([f"{folder}:0: not a directory of evaluation forms"])
-    forms: dict[str, Form] = {}
-    origin: dict[str, Path] = {}
-    problems: list[str] = []
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            form, data = _load(path)
-        except ConfigError as exc:
-            problems += exc.problems
-            continue
-        if form.name in forms:
-            problems.append(
-                f"{path}:{line_of(data, ('name',))}: name: form {form.name!r} is already "
-                f"defined in {origin[form.name]}"
-            )
-            continue
-        forms[form.name] = form
-        origin[form.name] = path
+    forms, problems = load_named(folder, _parse, "form")
     if problems:
         raise ConfigError(problems)
     if not forms:
@@ -65,11 +50,7 @@ def load_forms(directory: str | Path | None = None) -> dict[str, Form]:
 
 
 def _load(path: Path) -> tuple[Form, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}:0: cannot read: {exc}"]) from exc
-    return _parse(text, str(path))
+    return _parse(read_text(path), str(path))
 
 
 def _parse(text: str, filename: str) -> tuple[Form, Any]:
