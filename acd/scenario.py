@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from acd.settings import AcdSettings, AgentSettings, QueueSettings
 from acd.strategies import STRATEGIES
-from cti_server.config import ConfigError, line_of, load_yaml
+from cti_server.yaml_lines import ConfigError, line_of, load_yaml
 
 _NORMAL = NormalDist()
 

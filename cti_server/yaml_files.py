@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from cti_server.config import ConfigError, line_of
+from cti_server.yaml_lines import ConfigError, line_of
 
 
 class Named(Protocol):

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from cti_server.config import ConfigError, line_of, load_yaml
+from cti_server.yaml_lines import ConfigError, line_of, load_yaml
 from ivr_flows.checks import check_flow
 from ivr_flows.conditions import Loc
 from ivr_flows.schema import Flow, Node

@@ -17,11 +17,11 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from cti_server.config import ConfigError, line_of, load_yaml
 from cti_server.crm.script_schema import STEP_KINDS, Script, Step
 from cti_server.crm.script_settings import ScriptSettings
 from cti_server.crm.scripts import Problem, script_problems
 from cti_server.yaml_files import load_named, read_text
+from cti_server.yaml_lines import ConfigError, line_of, load_yaml
 from ivr_flows.conditions import Loc
 
 _STEP: TypeAdapter[Any] = TypeAdapter(Step)

@@ -23,8 +23,8 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cti_server.config import ConfigError, format_validation_error, line_of, load_yaml
 from cti_server.media.player import PromptPlayer, wav_to_frames
+from cti_server.yaml_lines import ConfigError, format_validation_error, line_of, load_yaml
 
 __all__ = [
     "ClipRef",

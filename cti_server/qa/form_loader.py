@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cti_server.config import ConfigError, line_of, load_yaml
 from cti_server.qa.forms import Form, Loc, form_problems
 from cti_server.yaml_files import load_named, read_text
+from cti_server.yaml_lines import ConfigError, line_of, load_yaml
 
 
 def default_forms_dir() -> Path:
