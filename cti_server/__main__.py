@@ -279,7 +279,8 @@ def _serve(args: argparse.Namespace) -> int:
     from cti_server.reactor import install
 
     reactor = install()
-    from cti_server.app import build_app, load_database_accounts
+    from cti_server.app import build_app
+    from cti_server.app_parts import load_database_accounts
 
     app = build_app(config, reactor, extra_accounts=load_database_accounts(config))
     from twisted.internet.error import CannotListenError

@@ -127,7 +127,8 @@ def run_demo(
     from cti_server.reactor import install
 
     reactor = install()
-    from cti_server.app import build_app, load_database_accounts
+    from cti_server.app import build_app
+    from cti_server.app_parts import load_database_accounts
     from cti_server.sipp_caller import write_caller_scenario
 
     logging.getLogger("cti.events").setLevel(logging.WARNING)  # the demo prints them itself
