@@ -20,11 +20,19 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 from cti_server.config import Config, parse_config
+from cti_server.demo_peers import (
+    PEERS,
+    event_fields,
+    free_udp_port,
+    printer,
+    register_args,
+    sipp_args,
+    spawn,
+)
 from cti_server.events import (
     AgentLoggedIn,
     AuthenticationAttempted,
@@ -132,7 +140,7 @@ def run_demo(
     from cti_server.sipp_caller import write_caller_scenario
 
     logging.getLogger("cti.events").setLevel(logging.WARNING)  # the demo prints them itself
-    customer_port = _free_udp_port()
+    customer_port = free_udp_port()
     config = demo_config(sip_port, data_dir, customer_port)
     if http_port:
         config = config.with_overrides(**{"http.port": http_port})
@@ -142,7 +150,7 @@ def run_demo(
     app.start()
     port = app.sip_port
     outcome: dict[str, Any] = {"established": False, "cleared": None, "expect": set(PEERS)}
-    say = _printer()
+    say = printer()
     say(f"server up: SIP UDP/TCP on 127.0.0.1:{port}; agents 1001, 1002; trunk demo-gw")
     say("IVR flow `main` on 1588 (office hours opened around the clock for the demo)")
     caller_xml = write_caller_scenario(
@@ -154,36 +162,14 @@ def run_demo(
 
     def start_caller() -> None:
         say("SIPp gateway calls 1588: it presses 1 (Korean), 10001# and PIN 1234#")
-        _spawn(
-            reactor,
-            sipp,
-            [
-                "-sf",
-                str(caller_xml),
-                "-s",
-                "1588",
-                "-d",
-                str(int(talk_seconds * 1000)),
-                "-m",
-                "1",
-                "-timeout",
-                "60s",
-                "-nostdin",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                "0",
-                f"127.0.0.1:{port}",
-            ],
-            "caller",
-            say,
-            outcome,
-        )
+        talk = str(int(talk_seconds * 1000))
+        args = sipp_args(caller_xml, port, "-s", "1588", "-d", talk, timeout="60s")
+        spawn(reactor, sipp, args, "caller", say, outcome)
 
     def on_event(event: Event) -> None:
         say(
             f"event {event.name}: "
-            + ", ".join(f"{k}={v}" for k, v in _fields(event).items() if v not in (None, ""))
+            + ", ".join(f"{k}={v}" for k, v in event_fields(event).items() if v not in (None, ""))
         )
         if isinstance(event, AgentLoggedIn) and event.agent_id == "1001":
             reactor.callLater(0.2, start_caller)
@@ -213,7 +199,7 @@ def run_demo(
             caller="01055550002",
             ends="server",
         )
-        _spawn(reactor, sipp, _sipp_args(xml, port, "-s", "1599"), "waiting_caller", say, outcome)
+        spawn(reactor, sipp, sipp_args(xml, port, "-s", "1599"), "waiting_caller", say, outcome)
 
     def show_screen_pop(call_id: str) -> None:
         call = app.switch.controller.calls.get(call_id)
@@ -231,74 +217,23 @@ def run_demo(
         )
 
     app.bus.subscribe(on_event)
-    agent_port = _free_udp_port()
+    agent_port = free_udp_port()
     say(f"SIPp softphone for agent 1001 listens on 127.0.0.1:{agent_port}")
-    _spawn(
-        reactor,
-        sipp,
-        [
-            "-sf",
-            str(SCENARIOS / "agent_answer.xml"),
-            "-s",
-            "1001",
-            "-rtp_echo",  # the agent "speaks" by echoing what it hears
-            "-m",
-            "2",  # the caller, then the callback
-            "-timeout",
-            "60s",
-            "-nostdin",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(agent_port),
-            f"127.0.0.1:{port}",
-        ],
-        "agent",
-        say,
-        outcome,
-    )
+    phone = ("-s", "1001", "-rtp_echo")  # the agent "speaks" by echoing what it hears
+    args = sipp_args(SCENARIOS / "agent_answer.xml", port, *phone, calls=2, port=agent_port)
+    spawn(reactor, sipp, args, "agent", say, outcome)  # the caller, then the callback
     say(f"SIPp phone of customer 01055550002 (behind trunk demo-gw) on 127.0.0.1:{customer_port}")
     customer = SCENARIOS / "agent_hangup.xml"  # answers, talks 1 s, hangs up
-    _spawn(
-        reactor, sipp, _sipp_args(customer, 0, "-p", str(customer_port)), "customer", say, outcome
-    )
+    spawn(reactor, sipp, sipp_args(customer, 0, port=customer_port), "customer", say, outcome)
     say("agent 1001 registers (digest auth)")
-    _spawn(
-        reactor,
-        sipp,
-        [
-            "-sf",
-            str(SCENARIOS / "register.xml"),
-            "-s",
-            "1001",
-            "-au",
-            "1001",
-            "-ap",
-            "demo1001",
-            "-key",
-            "contact_port",
-            str(agent_port),
-            "-m",
-            "1",
-            "-timeout",
-            "10s",
-            "-nostdin",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            "0",
-            f"127.0.0.1:{port}",
-        ],
-        "register",
-        say,
-        outcome,
-    )
+    args = register_args(SCENARIOS, port, "1001", "demo1001", agent_port)
+    spawn(reactor, sipp, args, "register", say, outcome)
     live = None
     if stay:
         from cti_server.demo_live import LiveDemo
 
         live = LiveDemo(
-            reactor, sipp, port, app.http_port, data_dir, customer_port, say, _spawn, SCENARIOS
+            reactor, sipp, port, app.http_port, data_dir, customer_port, say, spawn, SCENARIOS
         )
 
     def conclude() -> None:
@@ -344,62 +279,3 @@ def _summary(app: Any, outcome: dict[str, Any], say: Any) -> bool:
         )
     )
     return ok
-
-
-PEERS = ("caller", "agent", "register", "waiting_caller", "customer")
-
-
-def _sipp_args(scenario: Path, port: int, *extra: str) -> list[str]:
-    """A one-call SIPp run on loopback; ``port`` 0: a peer that only answers (no target)."""
-    args = ["-sf", str(scenario), *extra, "-m", "1", "-timeout", "90s", "-nostdin"]
-    args += ["-i", "127.0.0.1"]
-    if "-p" not in extra:
-        args += ["-p", "0"]
-    return args + ([f"127.0.0.1:{port}"] if port else [])
-
-
-def _free_udp_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _fields(event: Event) -> dict[str, object]:
-    import dataclasses
-
-    return {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name != "at"}
-
-
-def _printer() -> Any:
-    def say(text: str) -> None:
-        sys.stdout.write(f"[demo] {text}\n")
-        sys.stdout.flush()
-
-    return say
-
-
-def _spawn(
-    reactor: Any, exe: str, args: list[str], name: str, say: Any, outcome: dict[str, Any]
-) -> None:
-    from twisted.internet.protocol import ProcessProtocol
-
-    class _Proc(ProcessProtocol):
-        def processEnded(self, reason: Any) -> None:
-            code = reason.value.exitCode
-            outcome[name] = code
-            say(f"SIPp {name} finished with exit code {code}")
-            expect = outcome.get("expect")
-            if expect and all(k in outcome for k in expect):
-                reactor.callLater(0.5, outcome["conclude"])
-
-    proc = reactor.spawnProcess(
-        _Proc(), exe, [exe, *args], env=None, childFDs={0: "w", 1: "r", 2: "r"}
-    )
-
-    def reap() -> None:  # a peer still running when the demo ends is stopped by its PID
-        if proc.pid is not None:
-            proc.signalProcess("KILL")
-
-    reactor.addSystemEventTrigger("before", "shutdown", reap)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cti_server.demo_peers import register_args, sipp_args
+
 LOGINS = "agent 1001 / 1001pass (also 1002 / 1002pass), supervisor super / superpass"
 REGISTER_EVERY = 90.0  # the demo phone registers for 120 s
 
@@ -88,19 +90,20 @@ class LiveDemo:
             server_timeout=600,
         )
         self._say(f"caller {self.callers} dials 1588 (customer 10001); hang up from the desktop")
-        args = ["-sf", str(xml), "-s", "1588", "-m", "1", "-timeout", "600s", "-nostdin"]
-        args += ["-i", "127.0.0.1", "-p", "0", f"127.0.0.1:{self._sip_port}"]
+        args = sipp_args(xml, self._sip_port, "-s", "1588", timeout="600s")
         self._spawn(self._reactor, self._sipp, args, name, self._say, {"expect": ()})
 
     def _phone(self, scenario: str, port: int, user: str, name: str) -> None:
-        args = ["-sf", str(self._scenarios / scenario), "-s", user, "-rtp_echo"]
-        args += ["-m", "10000", "-timeout", "86400s", "-nostdin"]
-        args += ["-i", "127.0.0.1", "-p", str(port), f"127.0.0.1:{self._sip_port}"]
+        args = sipp_args(
+            self._scenarios / scenario,
+            self._sip_port,
+            *("-s", user, "-rtp_echo"),
+            calls=10000,
+            timeout="86400s",
+            port=port,
+        )
         self._spawn(self._reactor, self._sipp, args, name, self._say, {"expect": ()})
 
     def _register(self) -> None:
-        args = ["-sf", str(self._scenarios / "register.xml"), "-s", "1001"]
-        args += ["-au", "1001", "-ap", "demo1001", "-key", "contact_port", str(self._agent_port)]
-        args += ["-m", "1", "-timeout", "10s", "-nostdin", "-i", "127.0.0.1", "-p", "0"]
-        args += [f"127.0.0.1:{self._sip_port}"]
+        args = register_args(self._scenarios, self._sip_port, "1001", "demo1001", self._agent_port)
         self._spawn(self._reactor, self._sipp, args, "register", lambda _t: None, {"expect": ()})
