@@ -28,13 +28,8 @@ from cti_server.report_cli import ReportError
 from cti_server.storage.agent_figures import AgentFiguresData, load_agent_figures
 from cti_server.storage.db import Database, configured_url
 from cti_server.storage.migrations import current_revision, head_revision
-from metrics.agent_performance import (
-    Comparison,
-    PerformanceReport,
-    performance_report,
-    split_compare,
-    weekly,
-)
+from metrics.agent_comparison import Comparison, split_compare
+from metrics.agent_performance import PerformanceReport, performance_report, weekly
 from metrics.agent_report import (
     csv_comparison,
     csv_rows,

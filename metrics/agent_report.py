@@ -16,13 +16,8 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from metrics.agent_performance import (
-    AgentFigures,
-    CenterFigures,
-    Change,
-    Comparison,
-    PerformanceReport,
-)
+from metrics.agent_comparison import Change, Comparison
+from metrics.agent_performance import AgentFigures, CenterFigures, PerformanceReport
 from metrics.reports import STYLE, TOTAL_LABEL, Column
 
 AGENT_LABEL = ("상담원", "Agent")

@@ -30,7 +30,8 @@ from cti_server.api.models import Out, Query
 from cti_server.api.router import ApiError, ApiRequest, Route, forbidden
 from cti_server.auth import Role
 from cti_server.storage.agent_figures import AgentFiguresData, load_agent_figures
-from metrics.agent_performance import performance_report, split_compare, weekly
+from metrics.agent_comparison import split_compare
+from metrics.agent_performance import performance_report, weekly
 from metrics.agent_report import comparison_json, figures_json, report_json
 from metrics.periods import PeriodError, parse_moment
 

@@ -23,7 +23,8 @@ from cti_server.api.tokens import MemoryTokens
 from cti_server.auth import TokenIssuer
 from cti_server.storage.db import Database
 from cti_server.storage.users import UserRepo
-from metrics.agent_performance import performance_report, split_compare
+from metrics.agent_comparison import split_compare
+from metrics.agent_performance import performance_report
 from metrics.agent_report import comparison_json, report_json
 from tests.api.conftest import CHEAP, Api, FakeClock, FakeControl
 from tests.storage.test_agent_figures import store

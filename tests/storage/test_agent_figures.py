@@ -20,7 +20,8 @@ from cti_server.storage.agent_figures import evaluations_loader, load_agent_figu
 from cti_server.storage.db import Database
 from cti_server.storage.demo_history import DemoPlan, default_plan, generate, write_history
 from cti_server.storage.tables import AgentStateLogRow, CallbackRow, CallRecordRow
-from metrics.agent_performance import performance_report, split_compare
+from metrics.agent_comparison import split_compare
+from metrics.agent_performance import performance_report
 from metrics.cdr import CallRecord
 from metrics.event_rows import AgentStateRow
 from tests.unit.metrics.test_agent_performance import CALLS, KST, MON, STATES, WED, at

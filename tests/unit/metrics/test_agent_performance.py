@@ -9,13 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from metrics.agent_performance import (
-    AgentFigures,
-    performance_report,
-    qa_trend,
-    split_compare,
-    weekly,
-)
+from metrics.agent_comparison import split_compare
+from metrics.agent_performance import AgentFigures, performance_report, qa_trend, weekly
 from metrics.cdr import CallRecord, Offer, Outcome
 from metrics.event_rows import AgentStateRow
 

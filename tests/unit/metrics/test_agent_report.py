@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from metrics.agent_performance import Change, performance_report, split_compare
+from metrics.agent_comparison import Change, split_compare
+from metrics.agent_performance import performance_report
 from metrics.agent_report import (
     change_text,
     csv_comparison,
