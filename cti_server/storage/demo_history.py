@@ -21,8 +21,8 @@ run the same. Rows carry the ``demo-h-`` prefix; a new run replaces the previous
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ from sqlalchemy import delete, insert
 
 from cti_server.report_cli import to_stored
 from cti_server.storage.db import Database
+from cti_server.storage.demo_history_parts import DayLog, deal, inbound_record, utc
 from cti_server.storage.tables import AgentStateLogRow, CallbackRow, CallRecordRow
 from metrics.call_record import CallRecord, IvrVisit, Offer, Outcome
 
@@ -121,8 +122,8 @@ class _Day:
         answered = round(requests * t.answer_rate)
         completions = round(t.callbacks_per_day * rng.uniform(0.95, 1.05))
         inbound, callbacks = (
-            _split(answered, len(agents), rng),
-            _split(completions, len(agents), rng),
+            deal(answered, len(agents), rng),
+            deal(completions, len(agents), rng),
         )
         misses: list[tuple[float, str]] = []
         done: list[CallRecord] = []
@@ -142,7 +143,7 @@ class _Day:
         done: list[CallRecord],
     ) -> None:
         rng, t, queue = self.rng, self.targets, self.plan.queue
-        log = _Log(agent, f"{PREFIX}{self.key}-{agent}", self.out.states)
+        log = DayLog(agent, f"{PREFIX}{self.key}-{agent}", self.out.states)
         talk_mean = (t.aht - t.wrap_up - HOLD_SHARE * HOLD_MEAN) * factor
         busy = sum(t.aht * factor + (6 if k == "in" else 15 if k == "cb" else 55) for k in kinds)
         gap = max(3.0, (SHIFT - busy) / max(1, len(kinds)))
@@ -170,11 +171,11 @@ class _Day:
                 ring = rng.uniform(2, 9)
                 answered, queued = now + ring, now - rng.uniform(2, 50)
                 log.add(answered, "busy", call=call_id)
-                record = _inbound(call_id, queued, self.number(), queue, rng)
+                record = inbound_record(call_id, queued, self.number(), queue, rng)
                 offer = Offer(
                     agent_id=agent, queue=queue, at=now, outcome="answered", ended_at=answered
                 )
-                record = _with(
+                record = replace(
                     record,
                     offers=(offer,),
                     answered_at=answered,
@@ -202,7 +203,7 @@ class _Day:
             log.add(end, "wrap_up", call=call_id)
             log.add(end + wrap, "ready")
             self.out.records.append(
-                _with(
+                replace(
                     record,
                     agent_id=agent,
                     talk_seconds=talk,
@@ -267,8 +268,8 @@ class _Day:
         offer: Offer | None = None,
         callback: str | None = None,
     ) -> CallRecord:
-        record = _with(
-            _inbound(self.id("in"), queued, number, self.plan.queue, self.rng),
+        record = replace(
+            inbound_record(self.id("in"), queued, number, self.plan.queue, self.rng),
             offers=() if offer is None else (offer,),
             wait_seconds=wait,
             ended_at=queued + wait,
@@ -336,89 +337,21 @@ class _Day:
         self.out.callbacks.append(
             {
                 "id": cb,
-                "created_at": _utc(asked),
+                "created_at": utc(asked),
                 "call_id": request.call_id,
                 "customer_id": None,
                 "number": request.caller,
                 "queue": self.plan.queue,
-                "due_at": _utc(asked),
+                "due_at": utc(asked),
                 "status": status,
                 "attempts": attempts,
-                "last_attempt_at": _utc(last),
+                "last_attempt_at": utc(last),
                 "request_count": 1,
                 "note": None,
                 "outcome": outcome,
                 "disposition": None,
             }
         )
-
-
-class _Log:
-    """One agent's state log for a day, each row naming the state it left."""
-
-    def __init__(self, agent: str, key: str, rows: list[dict[str, Any]]) -> None:
-        self.agent, self.key, self.rows = agent, key, rows
-        self.state, self.seq = "logged_out", 0
-
-    def add(self, at: float, state: str, reason: str = "", *, call: str | None = None) -> None:
-        self.seq += 1
-        self.rows.append(
-            {
-                "entry_key": f"{self.key}-{self.seq:05d}",
-                "agent_id": self.agent,
-                "state": state,
-                "previous": self.state,
-                "reason": reason,
-                "by": "",
-                "call_id": call,
-                "at": _utc(at),
-            }
-        )
-        self.state = state
-
-
-def _inbound(
-    call_id: str, queued: float, number: str, queue: str, rng: random.Random
-) -> CallRecord:
-    """A call through the IVR menu into ``queue`` at ``queued``; the caller fills in the rest."""
-    started = queued - rng.uniform(15, 45)
-    ivr = IvrVisit(
-        flow="main",
-        language="ko",
-        started_at=started,
-        path=("welcome", "menu"),
-        outcome=f"queue:{queue}",
-        ended_at=queued,
-    )
-    return CallRecord(
-        call_id=call_id,
-        started_at=started,
-        caller=number,
-        called="1588",
-        route="flow:main",
-        ivr=ivr,
-        queue=queue,
-        queues=(queue,),
-        queued_at=queued,
-    )
-
-
-def _with(record: CallRecord, **changes: Any) -> CallRecord:
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
-    return CallRecord(**(values | changes))
-
-
-def _split(total: int, parts: int, rng: random.Random) -> list[int]:
-    """``total`` calls dealt to ``parts`` agents one by one at random (no agent always gets
-    exactly half)."""
-    shares = [0] * parts
-    for _ in range(total):
-        shares[rng.randrange(parts)] += 1
-    return shares
-
-
-def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 def write_history(database: Database, history: DemoHistory) -> None:
