@@ -27,6 +27,7 @@ from metrics.agent_comparison import split_compare
 from metrics.agent_performance import performance_report
 from metrics.agent_report import comparison_json, report_json
 from tests.api.conftest import CHEAP, Api, FakeClock, FakeControl
+from tests.api.fuzzing import fuzz_api
 from tests.storage.test_agent_figures import store
 from tests.unit.metrics.test_agent_performance import CALLS, KST, MON, STATES, TUE, WED, at
 
@@ -169,39 +170,13 @@ def test_without_a_database_there_are_no_routes() -> None:
 
 
 def fuzz(base: str, token: str, routes: list[Route]) -> tuple[set[str], list[str]]:
-    import schemathesis
-    from hypothesis import HealthCheck, given, settings
-    from schemathesis import GenerationMode
-    from schemathesis.checks import (
-        content_type_conformance,
-        not_a_server_error,
-        response_schema_conformance,
-        status_code_conformance,
+    return fuzz_api(
+        base,
+        token,
+        select=lambda schema: schema.include(path_regex="performance"),
+        document=openapi_document(routes),
+        skip_unsatisfiable=False,
     )
-
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance]  # fmt: skip
-    schema = schemathesis.openapi.from_dict(openapi_document(routes))
-    schema = schema.include(path_regex="performance")
-    failures: list[str] = []
-    operations: set[str] = set()
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations.add(operation.label)
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @settings(max_examples=10, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))  # fmt: skip
-            @given(case=operation.as_strategy(generation_mode=mode))
-            def check(case: Any) -> None:
-                headers = {"Authorization": f"Bearer {token}"}
-                case.call_and_validate(base_url=f"{base}/api/v1", headers=headers, checks=checks)
-
-            try:
-                check()
-            except Exception as exc:  # noqa: BLE001 - collected, reported together below
-                failures.append(f"{operation.label} ({mode.value}): {exc}")
-    return operations, failures
 
 
 @pytest.mark.timeout(120)

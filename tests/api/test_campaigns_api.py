@@ -19,6 +19,7 @@ from cti_server.storage.campaigns import CampaignRepo, DncRepo
 from cti_server.storage.db import Database
 from cti_server.storage.tables_campaigns import CampaignStatus
 from tests.api.conftest import Answer, Api
+from tests.api.fuzzing import fuzz_api
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -221,46 +222,8 @@ async def test_no_routes_without_a_database(make_api: Callable[..., Api]) -> Non
 
 
 def fuzz(base: str, token: str) -> tuple[set[str], list[str]]:
-    import schemathesis
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis.errors import Unsatisfiable
-    from schemathesis import GenerationMode
-    from schemathesis.checks import (
-        content_type_conformance,
-        ignored_auth,
-        not_a_server_error,
-        response_schema_conformance,
-        status_code_conformance,
-    )
-
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance, ignored_auth]  # fmt: skip
-    schema = schemathesis.openapi.from_url(f"{base}/api/v1/openapi.json")
-    schema = schema.include(path_regex=r"^/(campaigns|stats/callbacks)")
-    failures: list[str] = []
-    operations: set[str] = set()
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations.add(operation.label)
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @settings(max_examples=10, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))  # fmt: skip
-            @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case: object) -> None:
-                case.call_and_validate(  # type: ignore[attr-defined]
-                    base_url=f"{base}/api/v1",
-                    headers={"Authorization": f"Bearer {token}"},
-                    checks=checks,
-                )
-
-            try:
-                run()
-            except Unsatisfiable:
-                continue
-            except Exception as exc:  # noqa: BLE001 - collected, reported together below
-                failures.append(f"{operation.label} ({mode.value}): {exc}")
-    return operations, failures
+    select = lambda schema: schema.include(path_regex=r"^/(campaigns|stats/callbacks)")  # noqa: E731
+    return fuzz_api(base, token, select=select, check_auth=True)
 
 
 @pytest_twisted.ensureDeferred

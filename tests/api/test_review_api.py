@@ -26,6 +26,7 @@ from cti_server.api.site import HttpSite
 from cti_server.storage.db import Database
 from cti_server.storage.tables_review import RecordingAccessRow
 from tests.api.conftest import Api
+from tests.api.fuzzing import fuzz_api
 from tests.storage.test_review import seed
 
 pytestmark = pytest.mark.timeout(120)
@@ -243,43 +244,8 @@ async def test_downloads_per_role(
 
 
 def fuzz(base: str, token: str) -> tuple[set[str], list[str]]:
-    import schemathesis
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis.errors import Unsatisfiable
-    from schemathesis import GenerationMode
-    from schemathesis.checks import (
-        content_type_conformance,
-        not_a_server_error,
-        response_schema_conformance,
-        status_code_conformance,
-    )
-
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance]  # fmt: skip
-    schema = schemathesis.openapi.from_url(f"{base}/api/v1/openapi.json")
-    schema = schema.include(path_regex=r"^/review/")
-    failures: list[str] = []
-    operations: set[str] = set()
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations.add(operation.label)
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @settings(max_examples=8, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))  # fmt: skip
-            @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case: Any) -> None:
-                case.call_and_validate(base_url=f"{base}/api/v1",
-                                       headers={"Authorization": f"Bearer {token}"},
-                                       checks=checks)  # fmt: skip
-
-            try:
-                run()
-            except Unsatisfiable:
-                continue
-            except Exception as exc:  # noqa: BLE001 - collected, reported together below
-                failures.append(f"{operation.label} ({mode.value}): {exc}")
-    return operations, failures
+    select = lambda schema: schema.include(path_regex=r"^/review/")  # noqa: E731
+    return fuzz_api(base, token, select=select, max_examples=8)
 
 
 @pytest_twisted.ensureDeferred

@@ -15,6 +15,7 @@ import pytest_twisted
 from twisted.internet.threads import deferToThread
 
 from tests.api.conftest import Api
+from tests.api.fuzzing import fuzz_api
 
 schemathesis = pytest.importorskip("schemathesis")
 
@@ -23,44 +24,13 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def fuzz(base: str, token: str) -> tuple[set[str], list[str]]:
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis.errors import Unsatisfiable
-    from schemathesis import GenerationMode
-    from schemathesis.checks import (
-        content_type_conformance,
-        ignored_auth,
-        not_a_server_error,
-        response_schema_conformance,
-        status_code_conformance,
+    return fuzz_api(
+        base,
+        token,
+        select=lambda schema: schema.exclude(path="/auth/logout"),  # it would end the token
+        max_examples=MAX_EXAMPLES,
+        check_auth=True,
     )
-
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance, ignored_auth]  # fmt: skip
-    schema = schemathesis.openapi.from_url(f"{base}/api/v1/openapi.json")
-    schema = schema.exclude(path="/auth/logout")  # it would end the token the run uses
-    headers = {"Authorization": f"Bearer {token}"}
-    failures: list[str] = []
-    operations: set[str] = set()
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations.add(operation.label)
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                      derandomize=True, suppress_health_check=list(HealthCheck))  # fmt: skip
-            @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case: object) -> None:
-                case.call_and_validate(  # type: ignore[attr-defined]
-                    base_url=f"{base}/api/v1", headers=headers, checks=checks
-                )
-
-            try:
-                run()
-            except Unsatisfiable:  # nothing to make invalid: no parameters, no body
-                continue
-            except Exception as exc:  # noqa: BLE001 - collected, reported together below
-                failures.append(f"{operation.label} ({mode.value}): {exc}")
-    return operations, failures
 
 
 @pytest_twisted.ensureDeferred
