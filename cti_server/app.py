@@ -37,6 +37,7 @@ from cti_server.contact_center import (
     build_contact_center,
     flow_names,
 )
+from acd.cluster import ClusterAcd
 from cti_server.event_log import EventLogger
 from cti_server.ids import IdFactory
 from cti_server.media.prompt_source import load_prompt_source
@@ -70,6 +71,7 @@ class App:
     call_control: Any = None  # adapters.desk_calls.DeskCalls: the desktop's call control
     webhooks: Any = None  # adapters.webhook_service: the CRM feed's outbox and delivery
     monitor: Any = None  # adapters.monitor_control: supervisors listen, whisper, barge in
+    cluster: Any = None  # cluster_node.ClusterNode: queue work and registrations shared (redis)
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
 
@@ -109,6 +111,8 @@ class App:
             self.recording.retention.start()
         if self.ha is not None:
             self.ha.start()
+        if self.cluster is not None:
+            self.cluster.start(self.reactor)
         if self.services is not None:
             self.services.start()  # replays callback requests spooled while the DB was away
         if self.dialer is not None:
@@ -157,7 +161,7 @@ class App:
         """A stopping server ends its agents' sessions, so the agent state log (occupancy)
         does not show them busy or ready for the whole time it was down."""
         acd = self.center.acd if self.center is not None else None
-        if acd is None or not acd.active:
+        if acd is None or not acd.is_leader:
             return
         from acd.protocol import AgentLogout
 
@@ -229,6 +233,8 @@ class App:
             waits.append(maybeDeferred(self.webhooks.stop))
         if self.ha is not None:
             waits.append(maybeDeferred(self.ha.stop))  # give the lease back at once
+        if self.cluster is not None:
+            waits.append(self.cluster.stop())
         return gatherResults(waits)
 
 
@@ -350,5 +356,9 @@ def build_app(
         webhooks=webhooks,
         monitor=monitor,
     )
+    if isinstance(center.acd, ClusterAcd):
+        from cti_server.cluster_node import build_cluster_node
+
+        app.cluster = build_cluster_node(config, center.acd, sip, reactor)
     holder.append(app)
     return app

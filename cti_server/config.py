@@ -233,6 +233,14 @@ class RedisConfig(_Model):
     lease_ttl: float = Field(3.0, ge=0.3, le=60, description="takeover within about this")
     stream_max_len: int = Field(100_000, ge=100, description="events kept in the stream")
     snapshot_interval: float = Field(0.2, ge=0.0, le=10)
+    cluster: bool = Field(
+        False,
+        description="every node takes calls and queues them through the leader's distributor "
+        "(false: the standby answers 503 for queues until it leads)",
+    )
+    registration_sync: float = Field(
+        0.5, gt=0, le=30, description="seconds between sharing changed registrations (cluster)"
+    )
 
 
 class Config(_Model):

@@ -10,12 +10,15 @@ the plain B2BUA of the foundation.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from acd.cluster import ClusterAcd
 from acd.distributor import Distributor
 from cti_server.config import Config, ConfigError
 from ivr_flows.book import FlowBook
@@ -59,6 +62,11 @@ def load_config_flows(config: Config) -> dict[str, Flow]:
     return flows
 
 
+def node_id(config: Config) -> str:
+    """This node's name in the cluster and in the leader lease: unique per process."""
+    return config.redis.node_id or f"{socket.gethostname()}-{os.getpid()}"
+
+
 class AcdHolder:
     """The distributor the controller and the API talk to, swappable as a whole: a standby
     node promoted to leader replaces it with one restored from the leader's snapshot.
@@ -68,6 +76,10 @@ class AcdHolder:
         self.current = current
         self.active = active
 
+    @property
+    def is_leader(self) -> bool:
+        return self.active
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.current, name)
 
@@ -75,12 +87,16 @@ class AcdHolder:
 @dataclass
 class ContactCenter:
     flows: FlowBook | None
-    acd: AcdHolder | None
+    acd: AcdHolder | ClusterAcd | None
     reload_flows: Callable[[], list[str]]
 
 
 def build_contact_center(config: Config, rng: Any, new_id: Callable[[str], str]) -> ContactCenter:
-    acd = AcdHolder(Distributor(config.acd, rng)) if config.acd.queues else None
+    acd: AcdHolder | ClusterAcd | None = None
+    if config.acd.queues and config.redis.url and config.redis.cluster:
+        acd = ClusterAcd(Distributor(config.acd, rng), node_id(config))
+    elif config.acd.queues:
+        acd = AcdHolder(Distributor(config.acd, rng))
     book: FlowBook | None = None
     flows = load_config_flows(config)
     if flows:

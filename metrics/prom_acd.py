@@ -74,7 +74,7 @@ class AcdCollector(Collector):
         yield GaugeMetricFamily(
             "cti_acd_active",
             "1 when this node runs the distributor (the HA leader), 0 on a standby",
-            value=0 if acd is None or not getattr(acd, "active", True) else 1,
+            value=0 if acd is None or not getattr(acd, "is_leader", True) else 1,
         )
         yield from self._queue_gauges(acd, now)
         yield from self._agent_gauges(acd)

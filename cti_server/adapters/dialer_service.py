@@ -96,7 +96,7 @@ class DialerService:
         self._timer.stop()
 
     def _leader(self) -> bool:
-        return bool(getattr(self._acd, "active", True))
+        return bool(getattr(self._acd, "is_leader", True))
 
     def poll(self) -> Deferred[Any]:
         """Read what is due, the campaigns and the DNC list; feed what changed."""

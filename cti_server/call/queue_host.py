@@ -14,11 +14,11 @@ so they are collected in ``_pending`` and returned by whichever entry point is r
 
 from __future__ import annotations
 
+from acd.cluster import AgentPresence, presence_input
 from acd.protocol import (
     AcdAction,
     AcdInput,
     AgentCallEnded,
-    AgentLogin,
     AgentLogout,
     Announce,
     CallerLeft,
@@ -59,28 +59,38 @@ class QueueHost(ControllerBase):
         return self._acd is not None and bool(getattr(self._acd, "active", True))
 
     def acd_input(self, item: AcdInput, now: float) -> list[LegAction]:
-        """Agent state from the API or registrations, fed to the distributor."""
-        if not self.acd_ready():
+        """Agent state from the API, fed to the distributor (on the leader only: the API
+        answers with the state it changed, which only the leader knows)."""
+        if not self.acd_ready() or not getattr(self._acd, "is_leader", True):
             raise StandbyError("this node is a standby: the leader distributes calls")
         return self._acd_run(self._acd.handle(item, now), now) + self._take_pending()
+
+    def cluster_input(self, origin: str, item: object, now: float) -> list[LegAction]:
+        """An input another node of the cluster sent to this node's distributor (leader)."""
+        acd = self._acd
+        if acd is None or not getattr(acd, "is_leader", False):
+            return []
+        return self._acd_run(acd.remote_input(origin, item, now), now) + self._take_pending()
+
+    def acd_decisions(self, actions: list[AcdAction], now: float) -> list[LegAction]:
+        """The leader's decisions for calls this node owns (``acd.cluster``)."""
+        return self._acd_run(actions, now) + self._take_pending()
 
     def agent_presence(self, event: ev.Event, now: float) -> list[LegAction]:
         """A phone registered or its registration ended: log the agent in or out."""
         acd = self._acd
         if not self.acd_ready() or not isinstance(event, ev.AgentRegistered | ev.AgentUnregistered):
             return []
-        state = acd.agent_state(event.agent_id)
-        if state is None:  # not an ACD agent
-            return []
-        if isinstance(event, ev.AgentRegistered):
-            if state != "logged_out":
-                return []
-            item: AcdInput = AgentLogin(agent_id=event.agent_id, ready=self._auto_ready)
-        else:
-            if state == "logged_out":
-                return []
-            item = AgentLogout(agent_id=event.agent_id, reason="registration_ended")
-        return self.acd_input(item, now)
+        registered = isinstance(event, ev.AgentRegistered)
+        if not registered and self._locate(event.agent_id, now):
+            return []  # still registered through another node of the cluster
+        presence = AgentPresence(
+            agent_id=event.agent_id, registered=registered, ready=self._auto_ready
+        )
+        if getattr(acd, "forwards_presence", False):  # a cluster: the leader decides
+            return self._acd_run(acd.handle(presence, now), now) + self._take_pending()
+        item = presence_input(acd.agent_state(event.agent_id), presence)
+        return [] if item is None else self.acd_input(item, now)
 
     def _take_pending(self) -> list[LegAction]:
         out, self._pending = self._pending, []

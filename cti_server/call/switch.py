@@ -8,7 +8,7 @@ whole signalling path this way without sockets or a reactor.
 
 from __future__ import annotations
 
-from acd.protocol import AcdInput
+from acd.protocol import AcdAction, AcdInput
 from cti_server.actions import LegAction
 from cti_server.call.controller import CallController
 from cti_server.call.dial_out import DialOut
@@ -38,6 +38,14 @@ class CallSwitch:
     def acd_input(self, item: AcdInput, now: float) -> None:
         """An agent state change from the API (or a supervisor)."""
         self._execute(self.controller.acd_input(item, now), now)
+
+    def cluster_input(self, origin: str, item: object, now: float) -> None:
+        """An ACD input another node sent to this node, the leader."""
+        self._execute(self.controller.cluster_input(origin, item, now), now)
+
+    def acd_decisions(self, actions: list[AcdAction], now: float) -> None:
+        """The leader's decisions for calls this node owns."""
+        self._execute(self.controller.acd_decisions(actions, now), now)
 
     def dial_out(self, req: DialOut, now: float) -> str:
         """Place a call agent-first (callback, lead, click-to-call); raises ``DialError``."""

@@ -103,6 +103,10 @@ class Registrar:
         # (deadline, push counter, aor, key): the counter keeps keys from being compared.
         self._heap: list[tuple[float, int, str, tuple[object, ...]]] = []
         self._pushes = 0
+        # Cluster: bindings other nodes hold (registrations kept in shared state), and the
+        # AORs whose own bindings changed since the sharing adapter last looked.
+        self._remote: dict[str, list[Binding]] = {}
+        self.changed: set[str] = set()
 
     # ------------------------------------------------------------ update
 
@@ -259,6 +263,7 @@ class Registrar:
         )
 
     def _commit(self, aor: str, new: dict[tuple[object, ...], Binding]) -> None:
+        self.changed.add(aor)
         if not new:
             self._bindings.pop(aor, None)
             return
@@ -277,9 +282,29 @@ class Registrar:
         return {k: b for k, b in bindings.items() if b.expires_at > now}
 
     def lookup(self, aor: str, now: float) -> list[Binding]:
-        """Unexpired bindings, highest q first, then the most recently refreshed."""
-        live = self._live(aor, now).values()
+        """Unexpired bindings, highest q first, then the most recently refreshed; with the
+        ones other nodes of a cluster hold for contacts this node does not have."""
+        live = list(self._live(aor, now).values())
+        mine = {b.contact for b in live}
+        live += [
+            b for b in self._remote.get(aor, ()) if b.expires_at > now and b.contact not in mine
+        ]
         return sorted(live, key=lambda b: (-b.q, -b.updated_at))
+
+    def local(self, aor: str, now: float) -> list[Binding]:
+        """This node's own unexpired bindings (what it shares with the cluster)."""
+        return list(self._live(aor, now).values())
+
+    def set_remote(self, aor: str, bindings: list[Binding]) -> None:
+        """The bindings the other nodes hold for ``aor`` (replacing what they held before)."""
+        if bindings:
+            self._remote[aor] = bindings
+        else:
+            self._remote.pop(aor, None)
+
+    def drain_changed(self) -> set[str]:
+        out, self.changed = self.changed, set()
+        return out
 
     def aors(self) -> list[str]:
         return list(self._bindings)
@@ -298,6 +323,7 @@ class Registrar:
             if bindings is None or binding is None or binding.expires_at != expires_at:
                 continue  # refreshed or removed since this deadline was pushed
             del bindings[key]
+            self.changed.add(aor)
             if not bindings:
                 del self._bindings[aor]
                 gone.append(aor)
@@ -305,6 +331,7 @@ class Registrar:
 
     def remove_all(self, aor: str) -> list[Binding]:
         """Forget an AOR (account deleted or disabled); the heap entries die lazily."""
+        self.changed.add(aor)
         return list(self._bindings.pop(aor, {}).values())
 
     def _drop_dead_heap_entries(self) -> None:

@@ -93,6 +93,10 @@ class FakeDistributor:
         self.rows: list[dict[str, Any]] = []
         self.asked_at: list[float | None] = []
 
+    @property
+    def is_leader(self) -> bool:
+        return self.active
+
     def queue_stats(self, queue: str, now: float | None = None) -> dict[str, Any]:
         self.asked_at.append(now)
         base = dict.fromkeys(
