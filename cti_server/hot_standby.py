@@ -50,10 +50,8 @@ def build_hot_standby(
         now = reactor.seconds()
         lost: set[str] | None = None
         if isinstance(acd, ClusterAcd):
-            old, dead = acd.take_over(restore, snapshot)
-            owned = sip.switch.controller.calls
-            mine = {c for c, n in acd.owners.items() if n == acd.node_id and c not in owned}
-            lost = dead | mine
+            old, dead = acd.take_over(restore, snapshot, now)
+            lost = dead  # the old leader's calls; the other nodes report theirs
             log.warning("cluster leader (token %d) after %s", token, old or "nobody")
         elif snapshot is not None:
             acd.current = restore(snapshot)
@@ -70,6 +68,9 @@ def build_hot_standby(
             acd.active = True
         if snapshot is not None:
             _forget_lost_calls(sip, snapshot, now, lost)
+        if isinstance(acd, ClusterAcd):  # our own calls are the truth for what we own
+            report = sip.switch.cluster_report(now)
+            sip.switch.cluster_input(acd.node_id, report, now)
         sip.flush()  # re-arm the timer: the restored deadlines must fire
 
     def demoted() -> None:

@@ -3,12 +3,14 @@
 Two kinds of Redis stream, under the configured key prefix:
 
 - ``<prefix>acd:in``: every follower appends the ACD inputs of its calls and phones
-  (``acd.cluster.ClusterAcd.to_leader``); the leader reads them in order from the cursor kept
-  in its snapshot, so a new leader resumes where the old one stopped (an input read twice
-  across a fail-over is dropped by the distributor as stale, never raised);
+  (``acd.cluster.ClusterAcd.to_leader``); the leader reads them in order. A new leader
+  starts at the end of the stream: instead of replaying inputs (and redoing decisions the
+  old leader already carried out) it squares its restored state with the nodes' reports;
 - ``<prefix>acd:node:<node>``: the leader appends the decisions for calls owned by
   ``<node>`` (``ClusterAcd.to_nodes``); that node reads its own stream from the entry that
-  was last when it started.
+  was last when it started;
+- ``<prefix>acd:all``: broadcasts. A new leader asks every node for a report of the calls it
+  holds (``ReportRequest``); each answers with a ``NodeReport`` on ``acd:in``.
 
 Sending happens after every flush of the SIP service (``pump``), in order, one pipeline per
 batch; while Redis is away the messages wait in memory (bounded, oldest dropped and counted)
@@ -29,7 +31,7 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from acd.cluster import ClusterAcd, WireError, from_wire, to_wire
+from acd.cluster import ClusterAcd, ReportRequest, WireError, from_wire, to_wire
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ class ClusterLink:
         prefix: str,
         on_input: Callable[[str, Any], None],
         on_decisions: Callable[[list[Any]], None],
+        on_report_request: Callable[[], None],
     ) -> None:
         self._client = client
         self._acd = acd
@@ -55,6 +58,8 @@ class ClusterLink:
         self._prefix = prefix
         self._on_input = on_input
         self._on_decisions = on_decisions
+        self._on_report_request = on_report_request
+        self._all_key = f"{prefix}acd:all"
         self._outbox: deque[tuple[str, dict[str, str]]] = deque()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -88,14 +93,17 @@ class ClusterLink:
     def pump(self) -> None:
         """Queue what the ACD produced for other nodes (after each SIP flush)."""
         acd = self._acd
-        if not acd.to_leader and not acd.to_nodes:
+        if not acd.to_leader and not acd.to_nodes and not acd.to_all:
             return
+        for request in acd.to_all:
+            self._queue(self._all_key, {"msg": json.dumps(to_wire(request))})
         for item in acd.to_leader:
             self._queue(self._in_key, {"node": acd.node_id, "msg": json.dumps(to_wire(item))})
         for node, action in acd.to_nodes:
             self._queue(self.node_key(node), {"msg": json.dumps(to_wire(action))})
         acd.to_leader.clear()
         acd.to_nodes.clear()
+        acd.to_all.clear()
         self._wake.set()
 
     def _queue(self, key: str, fields: dict[str, str]) -> None:
@@ -130,27 +138,33 @@ class ClusterLink:
         return str(rows[0][0]) if rows else "0-0"
 
     async def _read_decisions(self) -> None:
-        key = self.node_key(self._acd.node_id)
-        cursor: str | None = None
+        """This node's decisions, and the broadcasts (a new leader's report request)."""
+        own = self.node_key(self._acd.node_id)
+        cursors: dict[str, str] = {}
         while not self._stopping:
             try:
-                if cursor is None:
-                    cursor = await self._last_id(key)
-                rows = await self._client.xread({key: cursor}, count=500, block=BLOCK_MS)
+                if not cursors:
+                    cursors = {own: await self._last_id(own)}
+                    cursors[self._all_key] = await self._last_id(self._all_key)
+                rows = await self._client.xread(cursors, count=500, block=BLOCK_MS)  # type: ignore[arg-type]
             except (RedisError, OSError) as exc:
                 self._failed("read decisions", exc)
                 await asyncio.sleep(RETRY)
                 continue
-            for _, entries in rows or []:
-                actions = []
+            for key, entries in rows or []:
+                items = []
                 for entry_id, fields in entries:
-                    cursor = str(entry_id)
+                    cursors[str(key)] = str(entry_id)
                     item = self._decode(fields)
                     if item is not None:
-                        actions.append(item)
-                if actions:
-                    self.received += len(actions)
-                    self._deliver(self._on_decisions, actions)
+                        items.append(item)
+                self.received += len(items)
+                if str(key) == own and items:
+                    self._deliver(self._on_decisions, items)
+                elif any(
+                    isinstance(i, ReportRequest) and i.leader != self._acd.node_id for i in items
+                ):
+                    self._deliver(self._on_report_request)
 
     async def _read_inputs(self) -> None:
         acd = self._acd
@@ -207,10 +221,14 @@ def build_cluster_link(config: Any, acd: ClusterAcd, sip: Any) -> ClusterLink:
     def on_decisions(actions: list[Any]) -> None:
         sip.control(sip.switch.acd_decisions, actions)
 
+    def on_report_request() -> None:
+        sip.control(sip.switch.report_to_leader)
+
     return ClusterLink(
         client,
         acd,
         prefix=config.redis.key_prefix,
         on_input=on_input,
         on_decisions=on_decisions,
+        on_report_request=on_report_request,
     )

@@ -170,6 +170,7 @@ class Call:
     language: str | None = None  # chosen in the IVR; prompts after it use it
     queue: str | None = None  # the ACD queue the call waits in / was answered from
     acd_agent: str | None = None  # the agent the ACD connected (until their leg ends)
+    queued_as: Any = None  # acd.protocol.QueueCall it joined the queue with (cluster reports)
     offers: dict[str, Leg] = field(default_factory=dict)  # agent id -> ringing offer leg
     customer_id: str | None = None
     auth_method: str | None = None

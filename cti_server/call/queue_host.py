@@ -14,7 +14,7 @@ so they are collected in ``_pending`` and returned by whichever entry point is r
 
 from __future__ import annotations
 
-from acd.cluster import AgentPresence, presence_input
+from acd.cluster import AgentPresence, presence_input, to_wire
 from acd.protocol import (
     AcdAction,
     AcdInput,
@@ -71,6 +71,12 @@ class QueueHost(ControllerBase):
         if acd is None or not getattr(acd, "is_leader", False):
             return []
         return self._acd_run(acd.remote_input(origin, item, now), now) + self._take_pending()
+
+    def cluster_send(self, item: object, now: float) -> list[LegAction]:
+        """An input for the cluster leader's distributor (a follower's ACD forwards it)."""
+        if self._acd is None:
+            return []
+        return self._acd_run(self._acd.handle(item, now), now) + self._take_pending()
 
     def acd_decisions(self, actions: list[AcdAction], now: float) -> list[LegAction]:
         """The leader's decisions for calls this node owns (``acd.cluster``)."""
@@ -132,7 +138,23 @@ class QueueHost(ControllerBase):
             designated_agent=req.designated_agent,
             language=call.language or self._settings.language,
         )
+        call.queued_as = item
         return self._acd_run(self._acd.handle(item, now), now)
+
+    def cluster_calls(self) -> tuple[list[dict[str, object]], list[list[str]]]:
+        """The queued calls (as their ``QueueCall``) and the agent-connected calls of this
+        node, for a new cluster leader (``acd.cluster.NodeReport``)."""
+        queued: list[dict[str, object]] = []
+        connected: list[list[str]] = []
+        for call in self.calls.values():
+            if call.phase is CallPhase.QUEUED and isinstance(call.queued_as, QueueCall):
+                row = to_wire(call.queued_as)
+                del row["type"]
+                row["queue"] = call.queue or row["queue"]  # overflowed to another queue
+                queued.append(row)
+            elif call.acd_agent is not None and call.queue is not None:
+                connected.append([call.call_id, call.acd_agent, call.queue])
+        return queued, connected
 
     # --- executing the distributor's decisions ----------------------------------------------
 

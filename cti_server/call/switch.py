@@ -8,6 +8,7 @@ whole signalling path this way without sockets or a reactor.
 
 from __future__ import annotations
 
+from acd.cluster import NodeReport
 from acd.protocol import AcdAction, AcdInput
 from cti_server.actions import LegAction
 from cti_server.call.controller import CallController
@@ -42,6 +43,17 @@ class CallSwitch:
     def cluster_input(self, origin: str, item: object, now: float) -> None:
         """An ACD input another node sent to this node, the leader."""
         self._execute(self.controller.cluster_input(origin, item, now), now)
+
+    def cluster_report(self, now: float) -> NodeReport:
+        """What this node holds, for a new cluster leader."""
+        queued, connected = self.controller.cluster_calls()
+        registrar = self.endpoint.registrar
+        registered = sorted(aor for aor in registrar.aors() if registrar.local(aor, now))
+        return NodeReport(queued=queued, connected=connected, registered=registered)
+
+    def report_to_leader(self, now: float) -> None:
+        """A new leader asked: send it this node's report (through the ACD's outbox)."""
+        self._execute(self.controller.cluster_send(self.cluster_report(now), now), now)
 
     def acd_decisions(self, actions: list[AcdAction], now: float) -> None:
         """The leader's decisions for calls this node owns."""

@@ -5,8 +5,9 @@ repository's ``deploy/kamailio/kamailio.cfg``. Agents register through Kamailio 
 node its Call-ID hashes to); callers dial the queue through Kamailio, so calls land on both
 nodes, and every call is answered by an agent whichever node the agent registered at: the
 leader distributes, the owning node rings. Then the leader is killed: the lease moves to the
-survivor within the lease time, new calls all go to the survivor and reach the agents; with
-both nodes dead, a call goes to the emergency route.
+survivor within the lease time, a caller waiting on the survivor is kept and connected, new
+calls all go to the survivor and reach the agents; with both nodes dead, a call goes to the
+emergency route.
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ def callers(tmp: Path, kam: Kamailio, name: str, calls: int) -> SippRun:
     )
 
 
+def set_state(server: Server, agent: str, state: str) -> int:
+    return api(server, f"/api/v1/agents/{agent}/state", {"state": state}, user="super")[0]
+
+
 def kill(server: Server) -> None:
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait(5)
@@ -151,11 +156,26 @@ def test_two_nodes_share_the_queue_and_survive_the_leader(tmp_path: Path) -> Non
         assert on_a and on_b, (len(on_a), len(on_b), a.log()[-3000:], b.log()[-3000:])
         assert len(on_a) + len(on_b) == 6
 
+        # A caller waits on B (no agent ready) while the leader A dies: B keeps the call,
+        # the new leader (B) still knows it is waiting and connects it once an agent is free.
+        for user in PASSWORDS:
+            assert set_state(a, user, "not_ready") == 200
+        queued = len(a.events("call_queued"))
+        waiting = run_sipp(
+            tmp_path, "waiting", "caller.xml", b.port, "-s", "1599", "-d", "9000", timeout=40
+        )
+        assert wait_event(a, "call_queued", count=queued + 1, timeout=5), a.log()[-3000:]
+        time.sleep(0.5)  # A's snapshot (saved every 0.2 s) has it; what is newer may be lost
         kill(a)  # the leader
         started = time.monotonic()
         took_over = poll(lambda: ha(b)["role"] == "leader", timeout=TTL + 4)
         assert took_over, ha(b)
         assert time.monotonic() - started < TTL + 4
+        before = len(established(b))
+        assert set_state(b, "1001", "ready") == 200
+        assert poll(lambda: len(established(b)) > before, timeout=5), b.log()[-4000:]
+        assert waiting.finish(20) == 0, waiting.explain()
+        assert set_state(b, "1002", "ready") == 200
 
         before = len(established(b))
         second = callers(tmp_path, kam, "callers2", 4)

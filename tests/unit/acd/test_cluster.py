@@ -11,6 +11,7 @@ import pytest
 from acd.cluster import (
     AgentPresence,
     ClusterAcd,
+    NodeReport,
     WireError,
     from_wire,
     presence_input,
@@ -115,25 +116,61 @@ def test_presence_means_login_or_logout_only_when_it_changes_something() -> None
     assert presence_input("logged_out", down) is None
 
 
-def test_a_new_leader_restores_owners_and_cursor_and_names_the_dead_leaders_calls() -> None:
+def restore(data: dict[str, Any]) -> Distributor:
+    return Distributor.restore(SETTINGS, random.Random(2), data, 5.0)
+
+
+def two_nodes() -> tuple[ClusterAcd, ClusterAcd]:
+    """Leader A with both agents logged in, A's caller ``ca`` offered to a1 and B's caller
+    ``cb`` offered to a2."""
     old, survivor = node("a", leader=True), node("b", leader=False)
     for agent in ("a1", "a2"):
         old.handle(AgentPresence(agent_id=agent, registered=True), 0.0)
-    old.handle(QueueCall(call_id="ca", queue="q"), 1.0)  # A's caller, offered to an agent
+    old.handle(QueueCall(call_id="ca", queue="q"), 1.0)
     old.remote_input("b", QueueCall(call_id="cb", queue="q"), 1.0)
-    old.cursor = "17-0"
+    return old, survivor
+
+
+def test_a_new_leader_restores_owners_asks_for_reports_and_names_the_dead_leaders_calls() -> None:
+    old, survivor = two_nodes()
     snapshot = json.loads(json.dumps(old.snapshot()))
-
-    def restore(data: dict[str, Any]) -> Distributor:
-        return Distributor.restore(SETTINGS, random.Random(2), data, 5.0)
-
-    leader_was, dead = survivor.take_over(restore, snapshot)
+    leader_was, dead = survivor.take_over(restore, snapshot, 5.0)
     assert leader_was == "a" and dead == {"ca"}
-    assert survivor.is_leader and survivor.cursor == "17-0"
+    assert survivor.is_leader and survivor.cursor == "5000-0"  # no replay of old inputs
     assert survivor.owners == {"ca": "a", "cb": "b"}
-    # the restored offers time out at once and are made again; B's call's stays with B
-    survivor.on_timer(5.0)
-    assert {n for n, a in survivor.to_nodes if a.call_id == "cb"} <= {"b"}
+    assert [type(r).__name__ for r in survivor.to_all] == ["ReportRequest"]
+    assert survivor.awaiting == set()  # B is itself: it reconciles with its own report
+
+
+def test_reconcile_connects_what_the_node_connected_and_ends_what_it_lost() -> None:
+    old, survivor = two_nodes()
+    old.remote_input("b", QueueCall(call_id="cb2", queue="q"), 1.5)  # waits: agents taken
+    snapshot = json.loads(json.dumps(old.snapshot()))
+    survivor.take_over(restore, snapshot, 5.0)
+    survivor.on_timer(5.0)  # restored offers time out: cb, cb2 wait again
+    survivor.handle(CallerLeft(call_id="ca"), 5.0)  # A's caller died with A (hot_standby)
+    survivor.to_nodes.clear()
+    # B's truth: cb was answered by a2 meanwhile, cb2's caller hung up, cb3 queued unseen
+    cb3 = to_wire(QueueCall(call_id="cb3", queue="q"))
+    del cb3["type"]
+    report = NodeReport(queued=[cb3], connected=[["cb", "a2", "q"]], registered=["a1"])
+    actions = survivor.handle(report, 6.0, "b")  # B is the leader now: its own calls
+    rows = {r["id"]: (r["state"], r["call_id"]) for r in survivor.snapshot()["agents"]}
+    assert rows == {"a2": ("busy", "cb"), "a1": ("reserved", "cb3")}
+    assert ("Offer", "cb3", "a1") in [(type(a).__name__, a.call_id, a.agent_id) for a in actions]
+    assert survivor.to_nodes == [] and "cb2" not in str(survivor.snapshot()["calls"])
+
+
+def test_a_node_that_does_not_report_loses_its_calls_after_the_wait() -> None:
+    old, survivor = two_nodes()
+    c = node("c", leader=False)
+    old.remote_input("c", QueueCall(call_id="cc", queue="q"), 1.0)
+    snapshot = json.loads(json.dumps(old.snapshot()))
+    survivor.take_over(restore, snapshot, 5.0)
+    assert survivor.awaiting == {"c"} and survivor.next_deadline() <= 5.0 + 3.0
+    survivor.on_timer(8.0)
+    assert "cc" not in {r["call_id"] for r in survivor.snapshot()["calls"]}
+    assert survivor.awaiting == set() and c.to_leader == []
 
 
 def test_the_snapshot_keeps_only_owners_of_live_calls() -> None:
