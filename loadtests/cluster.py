@@ -18,6 +18,7 @@ reports how long the lease took to move and how many calls failed.
     .venv/bin/python loadtests/cluster.py --calls 200 --rate 5
     .venv/bin/python loadtests/cluster.py --quick
     .venv/bin/python loadtests/cluster.py --calls 200 --rate 5 --kill-leader
+    .venv/bin/python loadtests/cluster.py --calls 200 --rate 5 --nodes 1   (the reference)
 """
 
 from __future__ import annotations
@@ -202,8 +203,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         a = start_node(rig, "a", args.agents, seconds)
         time.sleep(1.0)  # a takes the lease first
-        b = start_node(rig, "b", args.agents, seconds)
-        rig.kam = start_kamailio(work / "kam", [a.sip_port, b.sip_port], "sip:119@127.0.0.1:9")
+        ports = [a.sip_port]
+        if args.nodes == 2:
+            ports.append(start_node(rig, "b", args.agents, seconds).sip_port)
+        rig.kam = start_kamailio(work / "kam", ports, "sip:119@127.0.0.1:9")
         ids = agent_ids(args.agents)
         rig.agents = start_agents(work, rig.kam.port, ids, seconds)
         leader = leader_of(rig.nodes)
@@ -211,8 +214,8 @@ def run(args: argparse.Namespace) -> int:
             raise RuntimeError("no leader")
         wait_ready(leader, ids)
         print(
-            f"cluster up: nodes a:{a.sip_port} b:{b.sip_port}, kamailio :{rig.kam.port}, "
-            f"{args.agents} agents, leader {leader.name}",
+            f"up: nodes {', '.join(f'{n.name}:{n.sip_port}' for n in rig.nodes)}, "
+            f"kamailio :{rig.kam.port}, {args.agents} agents, leader {leader.name}",
             flush=True,
         )
 
@@ -280,7 +283,8 @@ def print_table(
         total += calls
         rows.append((node.name, calls))
     lines = [
-        f"cluster run {date.today()}: {args.calls} calls at {args.rate}/s, hold {args.hold:g} s, "
+        f"cluster run {date.today()}, {args.nodes} node(s): {args.calls} calls at "
+        f"{args.rate}/s, hold {args.hold:g} s, "
         f"{args.agents} agents, {elapsed:.0f} s, failed {failed}"
         + (f", leader killed, lease moved in {takeover:.1f} s" if takeover is not None else ""),
         f"{'process':<10} {'calls':>6} {'CPU s':>7} {'idle CPU s':>10} {'µs/call':>9}",
@@ -301,7 +305,10 @@ def print_table(
     text = "\n".join(lines)
     print(text)
     out = (
-        ROOT / "loadtests" / "results" / f"cluster-{date.today()}{'-kill' if takeover else ''}.txt"
+        ROOT
+        / "loadtests"
+        / "results"
+        / f"cluster-{date.today()}-{args.nodes}node{'-kill' if takeover else ''}.txt"
     )
     out.write_text(text + "\n")
     print(f"(saved to {out.relative_to(ROOT)})")
@@ -314,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold", type=float, default=2.0, help="seconds each call lasts")
     parser.add_argument("--agents", type=int, default=20, help="SIPp echo agents")
     parser.add_argument("--kill-leader", action="store_true", help="SIGKILL the leader halfway")
+    parser.add_argument(
+        "--nodes", type=int, choices=(1, 2), default=2, help="1: the same path with one node"
+    )
     parser.add_argument("--quick", action="store_true", help="30 calls at 5/s, 10 agents")
     args = parser.parse_args(argv)
     if args.quick:
