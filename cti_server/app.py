@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from twisted.internet.error import CannotListenError
 
+from acd.cluster import ClusterAcd
 from cti_server.adapters.cdr_service import CdrService
 from cti_server.adapters.recording_service import RecordingService
 from cti_server.adapters.rtp_udp import MediaService
@@ -37,7 +38,6 @@ from cti_server.contact_center import (
     build_contact_center,
     flow_names,
 )
-from acd.cluster import ClusterAcd
 from cti_server.event_log import EventLogger
 from cti_server.ids import IdFactory
 from cti_server.media.prompt_source import load_prompt_source

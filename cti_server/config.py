@@ -56,6 +56,51 @@ class SipConfig(_Model):
     auth_max_failures: int = Field(5, ge=1)
     auth_window: float = Field(60.0, gt=0)
     auth_cooldown: float = Field(300.0, gt=0)
+    auth_locked_answers: int = Field(
+        3, ge=0, description="403s a locked-out source still gets; then silence until cool-down"
+    )
+    scan_rate: float = Field(
+        20.0, ge=0, description="requests/s per source address, more dropped unanswered; 0 = off"
+    )
+    scan_burst: int = Field(100, ge=1, description="requests a source may send at once")
+    scan_max_sources: int = Field(100_000, ge=100, description="sources the rate limit tracks")
+    proxies: list[str] = Field(
+        [],
+        description="networks of SIP proxies in front (Kamailio): never rate-limited, and a "
+        "failed login through them counts against the client in the next Via, not the proxy",
+    )
+    scan_exempt: list[str] = Field(
+        [], description="networks never rate-limited (trunks never are), e.g. an SBC in front"
+    )
+    scanner_agents: list[str] = Field(
+        [
+            "friendly-scanner",
+            "sipvicious",
+            "sipcli",
+            "sip-scan",
+            "sundayddr",
+            "iwar",
+            "sivus",
+            "vaxsipuseragent",
+            "pplsip",
+            "smap",
+        ],
+        description="User-Agent substrings (any case) of attack tools; counted",
+    )
+    drop_scanner_agents: bool = Field(
+        True, description="drop requests from scanner_agents unanswered (else only count)"
+    )
+
+    @field_validator("scan_exempt", "proxies")
+    @classmethod
+    def _exempt_networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{net!r} is not an IP address or network") from exc
+        return value
+
     ring_timeout: float = Field(
         60.0, gt=0, description="CANCEL an outbound leg unanswered this long"
     )
@@ -309,7 +354,15 @@ class Config(_Model):
 
 
 def parse_config(text: str, filename: str = "<config>") -> Config:
-    data = load_yaml(text, filename)
+    try:
+        data = load_yaml(text, filename)
+    except ConfigError:
+        raise
+    except (ValueError, LookupError, AttributeError, RecursionError) as exc:
+        # PyYAML cannot build a value: the date 2026-13-01 (ValueError), "!!int" with no digits
+        # or "!!bool x" (IndexError, KeyError, AttributeError), nesting past the recursion limit.
+        reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        raise ConfigError([f"{filename}:1: YAML value: {reason}"]) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -326,6 +379,7 @@ def load_config(path: str | Path | None) -> Config:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{p}:0: cannot read: {exc.strerror}"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError([f"{p}:0: cannot read: {reason}"]) from exc
     return parse_config(text, str(p))

@@ -1,6 +1,10 @@
 """SIP figures, read at scrape time from the endpoint's own counters (the hot path never
 touches prometheus_client), and the number of live calls.
 
+Scanner defence: drops show in ``sip_messages_dropped_total`` as ``rate_limited``,
+``scanner_user_agent`` and ``locked_source``; ``_scan_figures`` adds how many sources went over
+the rate (episodes, not packets), scanner User-Agents seen, lock-outs and tracked sources.
+
 Drop reasons are labels; the endpoint builds some from parse errors (``framing: Bad
 Content-Length '12x'``), whose quoted part is the sender's bytes. Labels here keep only the
 words before any quote, as an identifier, and at most ``MAX_REASONS`` distinct ones (later
@@ -17,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from cti_server.call.switch import CallSwitch
+from cti_server.sip.endpoint import SipEndpoint
 
 MAX_REASONS = 40
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
@@ -65,6 +70,7 @@ class SipCollector(Collector):
         yield CounterMetricFamily(
             "sip_auth_failures", "Digest authentications that failed", value=endpoint.auth_failures
         )
+        yield from _scan_figures(endpoint)
         active = GaugeMetricFamily(
             "sip_transactions_active", "Live SIP transactions", labels=["kind"]
         )
@@ -79,3 +85,27 @@ class SipCollector(Collector):
             "Accounts with a live registration",
             value=endpoint.registered_count(),
         )
+
+
+def _scan_figures(endpoint: SipEndpoint) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    scan = getattr(endpoint, "scan", None)
+    if scan is None:  # an endpoint stand-in without the scan guard (metrics unit tests)
+        return
+    yield CounterMetricFamily(
+        "sip_scan_sources_limited",
+        "Times a source address went over the per-source request rate",
+        value=scan.limited_episodes(),
+    )
+    yield CounterMetricFamily(
+        "sip_scanner_requests",
+        "Requests whose User-Agent is a known attack tool (dropped or not)",
+        value=scan.scanner_requests,
+    )
+    yield CounterMetricFamily(
+        "sip_auth_lockouts",
+        "Sources and users locked out after repeated failed authentications",
+        value=endpoint.auth_lockouts,
+    )
+    yield GaugeMetricFamily(
+        "sip_scan_sources_tracked", "Source addresses the rate limit holds", value=scan.tracked()
+    )

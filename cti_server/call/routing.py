@@ -1,9 +1,10 @@
 """The number plan: called number (+ where the call came from) -> a routing target.
 
 Routes are tried in config order; the first whose regular expression matches the whole
-called number wins. Trunk targets are only reachable by authenticated accounts or by calls
-that arrived on a trunk (``from_trunks_only`` narrows further): an unauthenticated source
-can never dial out through a gateway (toll fraud).
+called number wins. Trunk targets are reachable by authenticated accounts, and by calls
+that arrived on a trunk only through a route marked ``from_trunks_only`` (no transit from
+one carrier to another by default): an unauthenticated source can never dial out through a
+gateway (toll fraud).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ class Router:
             if kind == "trunk":
                 if from_trunk is None and not authenticated:
                     continue
+                if from_trunk is not None and not authenticated and not cfg.from_trunks_only:
+                    continue  # no transit: trunk to trunk only on a route made for trunks
                 dialed = cfg.prefix + number[cfg.strip :]
                 uri = self._trunk_uri(template, dialed)
                 return RouteTarget(

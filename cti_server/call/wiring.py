@@ -24,6 +24,7 @@ from cti_server.sip.digest import NonceFactory, ha1
 from cti_server.sip.endpoint import EndpointSettings, SipEndpoint
 from cti_server.sip.local import LocalAddress
 from cti_server.sip.registrar import Registrar
+from cti_server.sip.scan_guard import ScanSettings
 from cti_server.sip.transaction import TransactionLayer
 
 
@@ -80,14 +81,21 @@ def build_switch(
         ),
         access=AccessControl(
             accounts=accounts,
-            guard=AuthGuard(sip_cfg.auth_max_failures, sip_cfg.auth_window, sip_cfg.auth_cooldown),
+            guard=AuthGuard(
+                sip_cfg.auth_max_failures,
+                sip_cfg.auth_window,
+                sip_cfg.auth_cooldown,
+                locked_answers=sip_cfg.auth_locked_answers,
+            ),
             nonces=NonceFactory(nonce_secret, sip_cfg.nonce_lifetime),
             realm=sip_cfg.realm,
             algorithms=tuple(sip_cfg.digest_algorithms),
         ),
         trunks=trunks,
         registrar=registrar,
-        settings=EndpointSettings(max_message_size=sip_cfg.max_message_size),
+        settings=EndpointSettings(
+            max_message_size=sip_cfg.max_message_size, scan=ScanSettings.from_config(sip_cfg)
+        ),
     )
 
     def locate(user: str, now: float) -> list[str]:

@@ -14,6 +14,11 @@ without credentials (which is how every client starts). Memory is bounded: keys 
 last-touched order, idle ones are pruned from the old end, and past ``max_keys`` the oldest
 is dropped even if locked (a flood of fresh addresses then costs the attacker its locks,
 not us our memory).
+
+A locked source gets ``locked_answers`` more answers (403s, so a real phone shows why) and
+is then silenced for the rest of the cool-down (``silent``; the scan guard drops its
+requests unanswered): svcrack keeps guessing as long as anything answers, and stops when
+nothing does.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ _USER = "user"
 class _Entry:
     failures: deque[float] = field(default_factory=deque)
     locked_until: float = 0.0
+    answers_left: int = 0  # 403s still given while locked, then silence
 
 
 class AuthGuard:
@@ -39,14 +45,17 @@ class AuthGuard:
         cooldown: float = 300.0,
         *,
         max_keys: int = 100_000,
+        locked_answers: int = 3,
     ) -> None:
-        if max_failures < 1 or window <= 0 or cooldown <= 0 or max_keys < 2:
+        if max_failures < 1 or window <= 0 or cooldown <= 0 or max_keys < 2 or locked_answers < 0:
             raise ValueError("AuthGuard limits must be positive")
         self.max_failures = max_failures
         self.window = window
         self.cooldown = cooldown
         self.max_keys = max_keys
+        self.locked_answers = locked_answers
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self.lockouts = 0  # locks imposed (sources and users), for Prometheus
 
     @staticmethod
     def _keys(source_ip: str, user: str | None) -> list[tuple[str, str]]:
@@ -67,7 +76,9 @@ class AuthGuard:
             entry.failures.append(now)
             if len(entry.failures) >= self.max_failures:
                 entry.locked_until = now + self.cooldown
+                entry.answers_left = self.locked_answers
                 entry.failures.clear()
+                self.lockouts += 1
                 locked = True
         self._prune(now)
         return locked
@@ -86,6 +97,17 @@ class AuthGuard:
             if entry is not None and entry.locked_until > now:
                 return True
         return False
+
+    def silent(self, source_ip: str, now: float) -> bool:
+        """One request from ``source_ip`` arrived: True to drop it unanswered (the source is
+        locked and has had its answers), False to go on (each locked answer uses one up)."""
+        entry = self._entries.get((_SOURCE, source_ip))
+        if entry is None or entry.locked_until <= now:
+            return False
+        if entry.answers_left > 0:
+            entry.answers_left -= 1
+            return False
+        return True
 
     def locked_count(self, now: float) -> int:
         """Keys (sources and users) locked at ``now``; a gauge for Prometheus."""

@@ -6,6 +6,8 @@ to their leg (``legs.LegManager``), REGISTER to the registrar, OPTIONS answered 
 INVITEs authenticated (trunk allow-list or digest) and reported as ``InviteReceived``.
 Malformed input is answered with its status hint when a response can be built, and
 otherwise dropped and counted in ``dropped[reason]``; nothing here raises to the caller.
+Scanner traffic (over the per-source rate, scanner User-Agents, locked-out sources) is
+dropped unanswered before the transaction layer (``scan_guard``) and counted the same way.
 Outputs are drained by the adapter: ``datagrams_to_send``, ``stream_data_to_send``,
 ``next_event`` (leg events for the call controller) and ``get_timer``.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cti_server import actions as act
 from cti_server.events import AgentUnregistered, Event
@@ -33,6 +35,7 @@ from cti_server.sip.peer import Peer
 from cti_server.sip.registrar import Registrar
 from cti_server.sip.registration import Registrations
 from cti_server.sip.response_routing import stamp_and_route
+from cti_server.sip.scan_guard import ScanGuard, ScanSettings
 from cti_server.sip.transaction import (
     RequestReceived,
     ResponseReceived,
@@ -68,6 +71,7 @@ KNOWN_METHODS = {
 @dataclass(frozen=True, slots=True)
 class EndpointSettings:
     max_message_size: int = 65535
+    scan: ScanSettings = field(default_factory=ScanSettings)
 
 
 class SipEndpoint:
@@ -91,6 +95,11 @@ class SipEndpoint:
         self.registrations = Registrations(registrar)
         self._settings = settings
         self.legs = LegManager(txn, ids, local)
+        self.scan = ScanGuard(
+            settings.scan,
+            trusted=lambda ip: trunks.match(ip) is not None,
+            locked_silent=access.silent,
+        )
         self._framers: dict[str, StreamFramer] = {}
         self._conn_addr: dict[str, tuple[str, int]] = {}
         self._udp_out: list[tuple[bytes, tuple[str, int]]] = []
@@ -115,6 +124,10 @@ class SipEndpoint:
     @property
     def auth_failures(self) -> int:
         return self._access.failures
+
+    @property
+    def auth_lockouts(self) -> int:
+        return self._access.lockouts
 
     def registered_count(self) -> int:
         return len(self.registrar.aors())
@@ -193,6 +206,9 @@ class SipEndpoint:
     # --- parsing and dispatch -------------------------------------------------------------
 
     def _receive_bytes(self, data: bytes, peer: Peer, now: float) -> None:
+        if (drop := self.scan.screen_datagram(data, peer.addr[0], now)) is not None:
+            self.dropped[drop] += 1
+            return
         try:
             message = parse_message(data, max_size=self._settings.max_message_size)
         except SipParseError as exc:
@@ -201,6 +217,9 @@ class SipEndpoint:
         try:
             if isinstance(message, SipRequest):
                 self.received[message.method if message.method in KNOWN_METHODS else "other"] += 1
+                if (drop := self.scan.screen_request(message, peer.addr[0], now)) is not None:
+                    self.dropped[drop] += 1
+                    return
                 self._txn.receive_request(message, stamp_and_route(message, peer), now)
             else:
                 self.received["response"] += 1
@@ -283,7 +302,8 @@ class SipEndpoint:
         self, key: ServerKey | None, request: SipRequest, peer: Peer, now: float
     ) -> AccessVerdict:
         """Who sent this; when ``user`` is None a 401/403 has already been sent."""
-        verdict = self._access.check(request, peer.addr[0], now, self._ids.nonce())
+        client = self.scan.client_ip(request, peer.addr[0])
+        verdict = self._access.check(request, client, now, self._ids.nonce())
         self.domain_events.extend(verdict.events)
         if verdict.user is None:
             self._reply(
