@@ -74,6 +74,7 @@ class App:
     cluster: Any = None  # cluster_node.ClusterNode: queue work and registrations shared (redis)
     ports: list[Any] = field(default_factory=list)
     http_port_obj: Any = None
+    sip_tls_port_obj: Any = None  # SIP over TLS (sip.tls set); also in ``ports``
 
     def start(self) -> None:
         """Bind the configured SIP transports (port 0 picks a free port, see ``sip_port``)."""
@@ -96,9 +97,15 @@ class App:
                 self.sip.udp = SipUdpProtocol(self.sip)
                 if attempt == (19 if cfg.port == 0 else 0):
                     raise
-        if cfg.port == 0:  # the Via/Contact address must name the port really bound
+        if cfg.port == 0 or (cfg.tls is not None and cfg.tls.port == 0):
+            # the Via/Contact address must name the ports really bound
             self.switch.endpoint.set_local(
-                LocalAddress(self.switch.endpoint.local.host, self.sip_port, cfg.user_agent)
+                LocalAddress(
+                    self.switch.endpoint.local.host,
+                    self.sip_port,
+                    cfg.user_agent,
+                    tls_port=self.sip_tls_port or None,
+                )
             )
         log.info(
             "SIP listening on %s:%d (%s)",
@@ -140,12 +147,26 @@ class App:
 
             for name, resource in pages_resources().items():  # /desktop/, /wallboard/, /
                 self.http_site.mount(name, resource)  # mount pages / the events WebSocket on it
-            self.http_port_obj = self.reactor.listenTCP(
-                self.config.http.port, self.http_site.site, interface=self.config.http.listen
-            )
+            http = self.config.http
+            if http.tls is not None:
+                from cti_server.adapters.tls_context import listen_https
+
+                self.http_port_obj = listen_https(
+                    self.reactor,
+                    http.port,
+                    self.http_site.site,
+                    http.tls.cert,
+                    http.tls.key,
+                    http.listen,
+                )
+            else:
+                self.http_port_obj = self.reactor.listenTCP(
+                    http.port, self.http_site.site, interface=http.listen
+                )
             log.info(
-                "HTTP listening on %s:%d (/metrics, /api/v1, /api/v1/openapi.json)",
-                self.config.http.listen,
+                "%s listening on %s:%d (/metrics, /api/v1, /api/v1/openapi.json)",
+                "HTTPS" if http.tls is not None else "HTTP",
+                http.listen,
                 self.http_port,
             )
 
@@ -198,6 +219,23 @@ class App:
             self.ports.append(
                 self.reactor.listenTCP(port, SipTcpFactory(self.sip), interface=cfg.listen)
             )
+        if cfg.tls is not None:
+            from cti_server.adapters.sip_tls import TlsConnector, listen_sip_tls
+            from cti_server.adapters.tls_context import load_checked
+
+            files = load_checked("sip.tls", cfg.tls.cert, cfg.tls.key, cfg.tls.ca)
+            self.sip_tls_port_obj = listen_sip_tls(
+                self.reactor, cfg.tls.port, self.sip, files, cfg.listen
+            )
+            self.ports.append(self.sip_tls_port_obj)
+            self.sip.tls = TlsConnector(self.reactor, files)
+            log.info("SIP over TLS listening on %s:%d", cfg.listen, self.sip_tls_port)
+
+    @property
+    def sip_tls_port(self) -> int:
+        """The SIP over TLS port really bound (0: TLS is off)."""
+        obj = self.sip_tls_port_obj
+        return int(obj.getHost().port) if obj is not None else 0
 
     @property
     def sip_port(self) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from itertools import count
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
 
@@ -18,6 +18,9 @@ from cti_server.bus import EventBus
 from cti_server.call.services import ServiceRequest, ServiceResult
 from cti_server.call.switch import CallSwitch
 from cti_server.rtp.bridge import MediaEvent
+
+if TYPE_CHECKING:
+    from cti_server.adapters.sip_tls import TlsConnector
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,6 +41,7 @@ class SipService:
         self.after_flush: Callable[[], None] | None = None  # e.g. bind/release RTP ports
         self.on_requests: Callable[[list[ServiceRequest]], None] | None = None  # thread pool
         self.refused_connections = 0
+        self.tls: TlsConnector | None = None  # opens TLS connections (sip.tls configured)
 
     # --- input ----------------------------------------------------------------------------
 
@@ -50,7 +54,7 @@ class SipService:
     def stream_opened(self, protocol: SipTcpProtocol, addr: tuple[str, int]) -> None:
         self._streams[protocol.conn_id] = protocol
         self._by_addr[addr] = protocol.conn_id
-        self.switch.connection_made(protocol.conn_id, addr)
+        self.switch.connection_made(protocol.conn_id, addr, protocol.transport_name)
 
     def stream_data(self, conn_id: str, data: bytes) -> bool:
         result: list[bool] = []
@@ -101,8 +105,8 @@ class SipService:
     def _flush(self) -> None:
         for data, addr in self.switch.datagrams_to_send():
             self.udp.send(data, addr)
-        for conn_id, addr, data in self.switch.stream_data_to_send():
-            self._stream_send(conn_id, addr, data)
+        for conn_id, addr, data, transport in self.switch.stream_data_to_send():
+            self._stream_send(conn_id, addr, data, transport)
         for event in self.switch.drain_events():
             self._bus.publish(event)
         requests = self.switch.drain_requests()
@@ -127,16 +131,28 @@ class SipService:
     def media_events(self, events: list[MediaEvent]) -> None:
         self._guarded(self.switch.media_events, events, self._reactor.seconds())
 
-    def _stream_send(self, conn_id: str | None, addr: tuple[str, int], data: bytes) -> None:
+    def _stream_send(
+        self, conn_id: str | None, addr: tuple[str, int], data: bytes, transport: str = "TCP"
+    ) -> None:
         cid = conn_id if conn_id in self._streams else self._by_addr.get(addr)
         if cid is not None and cid in self._streams:
             self._streams[cid].send(data)
+            return
+        if transport == "TLS":
+            if self.tls is None:  # a sips:/transport=tls target but no sip.tls configured
+                log.warning("sip.tls is not configured: cannot open TLS to %s:%d", *addr)
+                self._reactor.callLater(0, self._unreachable, addr)  # type: ignore[attr-defined]
+                return
+            self._by_addr[addr] = self.tls.connect(self, addr, data).conn_id
             return
         protocol = SipTcpProtocol(self, self.new_conn_id())
         protocol.pending.append(data)
         self._by_addr[addr] = protocol.conn_id
         tcp: IReactorTCP = self._reactor  # type: ignore[assignment]
         tcp.connectTCP(addr[0], addr[1], SipTcpClientFactory(self, protocol, addr), timeout=5)
+
+    def _unreachable(self, addr: tuple[str, int]) -> None:
+        self._guarded(self.switch.connection_failed, addr, self._reactor.seconds())
 
     def stop(self) -> None:
         self._timer.stop()

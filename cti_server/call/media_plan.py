@@ -5,6 +5,9 @@ pick from it (PCMU or PCMA, in the caller's order); the agent/trunk leg gets our
 listing the caller's codec first, so both sides usually agree and nothing is transcoded.
 Hold, unhold and transfer then stay between one leg and us (RFC 3264 §8): a re-INVITE is
 answered locally and the other party is simply bridged elsewhere in ``MediaCore``.
+A leg that offers SRTP (SDES a=crypto, ``sip/sdes.py``) gets it: our answer carries a key
+of ours and the leg's route en/decrypts; our re-offers to it keep SRTP. Our first offers
+(agents, trunks, dialled numbers) are plain RTP/AVP.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cti_server.rtp.bridge import MediaCore
+from cti_server.rtp.srtp import SrtpKeys
+from cti_server.sip import sdes
 from cti_server.sip.sdp import (
     SdpError,
     SessionDescription,
@@ -42,6 +47,7 @@ class _Negotiation:
     codec: str = "PCMU"
     remote_offer: SessionDescription | None = None  # the leg's offer we answer
     last_answer: bytes = b""
+    srtp: SrtpKeys | None = None  # SDES keys when the leg offered SRTP
 
 
 class MediaPlanner:
@@ -59,7 +65,7 @@ class MediaPlanner:
             return ""
         sd = _parse(body)
         codec = _first_supported(sd) if sd is not None else None
-        if sd is None or codec is None:
+        if sd is None or codec is None or not self._negotiate_srtp(neg, sd):
             return None
         neg.codec = codec
         neg.remote_offer = sd
@@ -77,6 +83,9 @@ class MediaPlanner:
             version=neg.version,
             codecs=codecs,
         )
+        if neg.srtp is not None:  # a re-offer to a leg that chose SRTP: keep it
+            offered = neg.remote_offer.audio() if neg.remote_offer is not None else None
+            sdes.add_crypto(sd, neg.srtp, offered.proto if offered is not None else "RTP/SAVP")
         return format_sdp(sd)
 
     def take_answer(self, leg_id: str, body: bytes) -> bool:
@@ -87,6 +96,7 @@ class MediaPlanner:
         if neg is None or sd is None or codec is None:
             return False
         neg.codec = codec
+        neg.srtp = sdes.accept_answer(sd.audio(), neg.srtp)
         self._configure(leg_id, sd, codec)
         return True
 
@@ -104,7 +114,10 @@ class MediaPlanner:
             version=neg.version,
             supported=(neg.codec,),
             hold=hold,
+            srtp=neg.srtp is not None,
         )
+        if sd is not None and neg.srtp is not None:
+            sdes.add_crypto(sd, neg.srtp)
         neg.last_answer = format_sdp(sd) if sd is not None else b""
         return neg.last_answer
 
@@ -117,7 +130,7 @@ class MediaPlanner:
         neg = self._legs.get(leg_id)
         sd = _parse(body)
         codec = _first_supported(sd) if sd is not None else None
-        if neg is None or sd is None or codec is None:
+        if neg is None or sd is None or codec is None or not self._negotiate_srtp(neg, sd):
             return None
         neg.remote_offer = sd
         neg.codec = codec
@@ -142,14 +155,25 @@ class MediaPlanner:
             neg = self._legs[leg_id] = _Negotiation(session_id=self._sessions)
         return neg
 
+    def _negotiate_srtp(self, neg: _Negotiation, sd: SessionDescription) -> bool:
+        """Pick the offer's crypto line (keeping our key across re-offers); False: SRTP
+        offered with no line we can use (488)."""
+        try:
+            neg.srtp = sdes.negotiate(sd.audio(), self.media.new_srtp_key, neg.srtp)
+        except sdes.SdesError:
+            return False
+        return True
+
     def _configure(self, leg_id: str, sd: SessionDescription, codec: str) -> None:
         direction = sd.direction()
+        neg = self._legs.get(leg_id)
         self.media.configure(
             leg_id,
             remote=sd.rtp_address(),
             codec=codec,
             dtmf_pt=dtmf_payload_type(sd),
             sending=direction in ("sendrecv", "recvonly"),
+            srtp=neg.srtp if neg is not None else None,
         )
 
 

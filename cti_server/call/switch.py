@@ -104,8 +104,8 @@ class CallSwitch:
         self.endpoint.receive_datagram(data, addr, now)
         self._pump(now)
 
-    def connection_made(self, conn_id: str, addr: tuple[str, int]) -> None:
-        self.endpoint.connection_made(conn_id, addr)
+    def connection_made(self, conn_id: str, addr: tuple[str, int], transport: str = "TCP") -> None:
+        self.endpoint.connection_made(conn_id, addr, transport)
 
     def receive_data(self, conn_id: str, data: bytes, now: float) -> bool:
         keep = self.endpoint.receive_data(conn_id, data, now)
@@ -135,7 +135,7 @@ class CallSwitch:
     def datagrams_to_send(self) -> list[tuple[bytes, tuple[str, int]]]:
         return self.endpoint.datagrams_to_send()
 
-    def stream_data_to_send(self) -> list[tuple[str | None, tuple[str, int], bytes]]:
+    def stream_data_to_send(self) -> list[tuple[str | None, tuple[str, int], bytes, str]]:
         return self.endpoint.stream_data_to_send()
 
     def drain_events(self) -> list[Event]:

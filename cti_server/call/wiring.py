@@ -61,7 +61,10 @@ def build_switch(
 ) -> CallSwitch:
     sip_cfg = config.sip
     local = LocalAddress(
-        sip_cfg.advertised_host or sip_cfg.listen, sip_cfg.port, sip_cfg.user_agent
+        sip_cfg.advertised_host or sip_cfg.listen,
+        sip_cfg.port,
+        sip_cfg.user_agent,
+        tls_port=sip_cfg.tls.port if sip_cfg.tls is not None else None,
     )
     accounts = accounts_from_config(config)
     trunks = TrunkTable(

@@ -37,6 +37,7 @@ from cti_server.rtp.route import (
     Route,
     Stats,
 )
+from cti_server.rtp.srtp import SrtpKeys, apply_keys, new_key
 
 __all__ = [
     "CODEC_PT",
@@ -79,6 +80,7 @@ class MediaLeg:
     prompt_seq: int = 0  # the prompt source's own numbering, mapped by ``rewriter``
     prompt_ts: int = 0
     tapped: bool = False  # the recorder takes this leg's audio (``tap``/``drain_tap``)
+    srtp: SrtpKeys | None = None  # SDES keys when the leg's peer negotiated SRTP
 
 
 @dataclass(slots=True)
@@ -138,9 +140,12 @@ class MediaCore:
         pt: int | None = None,
         dtmf_pt: int | None = None,
         sending: bool = True,
+        srtp: SrtpKeys | None = None,
     ) -> None:
-        """Apply the peer's SDP: where it listens, its codec, telephone-event, direction."""
+        """Apply the peer's SDP: where it listens, its codec, telephone-event, direction,
+        and its SRTP keys (None: plain RTP)."""
         leg = self._leg(leg_id)
+        leg.srtp = apply_keys(leg.route, leg.srtp, srtp)
         usable = remote is not None and remote[0] not in ("0.0.0.0", "::") and remote[1] > 0
         if usable and not leg.route.latched:
             leg.route.remote = remote  # an address already latched from real packets wins
@@ -153,6 +158,10 @@ class MediaCore:
         self._rebuild(leg)
         if leg.peer:
             self._rebuild(self._leg(leg.peer))
+
+    def new_srtp_key(self) -> bytes:
+        """Our SRTP master key and salt for an SDES answer (``random.SystemRandom`` here)."""
+        return new_key(self._rng)
 
     def close(self, leg_id: str) -> None:
         leg = self.legs.pop(leg_id, None)
@@ -402,10 +411,12 @@ class MediaCore:
         leg.prompt_ts = (leg.prompt_ts + 160) & 0xFFFFFFFF
         first = leg.rewriter.state.source != source
         seq, ts, marker = leg.rewriter.rewrite(source, leg.prompt_seq, leg.prompt_ts, first, now)
-        return (
+        packet = (
             HDR.pack(0x80, leg.pt | (0x80 if marker else 0), seq, ts, leg.rewriter.state.ssrc)
             + payload
         )
+        srtp = leg.route.srtp_out  # our own 20 ms frames: never too long for libsrtp
+        return packet if srtp is None else srtp.protect(packet)
 
 
 def _table(src: str, dst: str) -> bytes | None:

@@ -3,15 +3,21 @@
 ``MediaCore`` (``bridge.py``) decides and mutates routes; the UDP adapter holds each port's
 route and calls ``Route.process`` for every datagram. Kept apart so the hot path reads on
 its own: no dict lookups, one copy of the datagram on the common path.
+
+SRTP (``srtp.py``): a leg that negotiated it has libsrtp sessions on its route; ``srtp_in``
+turns what its peer sends into plain RTP first thing, and the packet forwarded to a
+``dest`` with ``srtp_out`` is encrypted last thing. Plain legs test two attributes.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from cti_server.rtp.dtmf import DtmfReceiver
 from cti_server.rtp.packet import SequenceRewriter
+from cti_server.rtp.srtp import SrtpError
 
 HDR = struct.Struct("!BBHII")
 
@@ -87,6 +93,8 @@ class Route:
         "out_pt",
         "remote",
         "rewriter",
+        "srtp_in",
+        "srtp_out",
         "stats",
         "tap",
         "translate",
@@ -111,6 +119,8 @@ class Route:
         self.stats = Stats()
         self.events = events
         self.handle: object | None = None  # the adapter's socket for this port (opaque here)
+        self.srtp_in: Any = None  # libsrtp session decrypting what this leg's peer sends
+        self.srtp_out: Any = None  # libsrtp session encrypting what we send this leg's peer
 
     def process(self, data: bytes, addr: tuple[str, int], now: float) -> bytes | None:
         """The per-packet path: returns the datagram to send to ``dest.remote`` or None."""
@@ -118,6 +128,14 @@ class Route:
         if len(data) < 12 or data[0] & 0xC0 != 0x80:
             stats.dropped_bad += 1
             return None
+        if self.srtp_in is not None:
+            if 72 <= data[1] & 0x7F <= 76:  # SRTCP multiplexed on the port: not forwarded
+                return None
+            try:
+                data = self.srtp_in.unprotect(data)
+            except (SrtpError, ValueError):  # forged, replayed, or too long for libsrtp
+                stats.dropped_bad += 1
+                return None
         if addr != self.remote:
             if self.latched and self.remote is not None:
                 stats.dropped_foreign += 1
@@ -152,6 +170,8 @@ class Route:
                 st.last_seq, st.last_ts, st.last_at = out_seq, out_ts, now
             out = bytearray(data)
             HDR.pack_into(out, 0, 0x80, self.out_pt | (b1 & 0x80), out_seq, out_ts, st.ssrc)
+            if dest.srtp_out is not None:
+                return protect(dest.srtp_out, bytes(out), stats)
             return bytes(out)
         payload = _payload(data, b0)
         if payload is None:
@@ -183,6 +203,8 @@ class Route:
         header = HDR.pack(
             0x80, out_pt | (0x80 if marker else 0), out_seq, out_ts, rewriter.state.ssrc
         )
+        if dest.srtp_out is not None:
+            return protect(dest.srtp_out, header + payload, stats)
         return header + payload
 
     def _track(self, seq: int, ts: int, now: float) -> None:
@@ -200,6 +222,15 @@ class Route:
                 stats.jitter += (d - stats.jitter) / 16.0
         stats._transit = transit
         stats.last_at = now
+
+
+def protect(session: Any, packet: bytes, stats: Stats) -> bytes | None:
+    """Encrypt for an SRTP leg; a packet libsrtp refuses (too long) is dropped, counted."""
+    try:
+        return session.protect(packet)  # type: ignore[no-any-return]
+    except (SrtpError, ValueError):
+        stats.dropped_bad += 1
+        return None
 
 
 def _payload(data: bytes, b0: int) -> bytes | None:

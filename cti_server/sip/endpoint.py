@@ -102,8 +102,9 @@ class SipEndpoint:
         )
         self._framers: dict[str, StreamFramer] = {}
         self._conn_addr: dict[str, tuple[str, int]] = {}
+        self._conn_transport: dict[str, str] = {}  # "TCP" or "TLS" per stream connection
         self._udp_out: list[tuple[bytes, tuple[str, int]]] = []
-        self._stream_out: list[tuple[str | None, tuple[str, int], bytes]] = []
+        self._stream_out: list[tuple[str | None, tuple[str, int], bytes, str]] = []
         self._leg_events: deque[le.LegEvent] = deque()
         self.domain_events: list[Event] = []
         self.dropped: Counter[str] = Counter()
@@ -140,9 +141,10 @@ class SipEndpoint:
         self._receive_bytes(data, Peer("UDP", addr), now)
         self._flush()
 
-    def connection_made(self, conn_id: str, addr: tuple[str, int]) -> None:
+    def connection_made(self, conn_id: str, addr: tuple[str, int], transport: str = "TCP") -> None:
         self._framers[conn_id] = StreamFramer(max_size=self._settings.max_message_size)
         self._conn_addr[conn_id] = addr
+        self._conn_transport[conn_id] = transport
 
     def receive_data(self, conn_id: str, data: bytes, now: float) -> bool:
         """Feed stream bytes; returns False when the connection must be closed (framing error)."""
@@ -155,18 +157,20 @@ class SipEndpoint:
         except SipParseError:
             self.dropped["framing"] += 1  # a bounded label: the reason may echo the bytes
             return False
+        transport = self._conn_transport.get(conn_id, "TCP")
         if framer.keepalive_pings:
-            for _ in range(framer.keepalive_pings):
-                self._stream_out.append((conn_id, addr, b"\r\n"))  # RFC 5626 §3.5.1 pong
+            for _ in range(framer.keepalive_pings):  # RFC 5626 §3.5.1 pong
+                self._stream_out.append((conn_id, addr, b"\r\n", transport))
             framer.keepalive_pings = 0
         for raw in messages:
-            self._receive_bytes(raw, Peer("TCP", addr, conn_id), now)
+            self._receive_bytes(raw, Peer(transport, addr, conn_id), now)
         self._flush()
         return True
 
     def connection_lost(self, conn_id: str) -> None:
         self._framers.pop(conn_id, None)
         self._conn_addr.pop(conn_id, None)
+        self._conn_transport.pop(conn_id, None)
 
     def connection_failed(self, addr: tuple[str, int], now: float) -> None:
         """A stream to ``addr`` could not be opened: the INVITEs waiting for it fail at
@@ -184,8 +188,8 @@ class SipEndpoint:
         out, self._udp_out = self._udp_out, []
         return out
 
-    def stream_data_to_send(self) -> list[tuple[str | None, tuple[str, int], bytes]]:
-        """(connection id or None to open one, address, bytes)."""
+    def stream_data_to_send(self) -> list[tuple[str | None, tuple[str, int], bytes, str]]:
+        """(connection id or None to open one, address, bytes, "TCP" or "TLS")."""
         out, self._stream_out = self._stream_out, []
         return out
 
@@ -425,7 +429,7 @@ class SipEndpoint:
         if peer.transport == "UDP":
             self._udp_out.append((data, peer.addr))
         else:
-            self._stream_out.append((peer.conn_id, peer.addr, data))
+            self._stream_out.append((peer.conn_id, peer.addr, data, peer.transport))
 
     def _peer_for(self, uri: str) -> Peer | None:
         return self.registrations.peer_for(uri, self._framers)

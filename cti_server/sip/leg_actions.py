@@ -87,4 +87,6 @@ def peer_for_uri(uri: str) -> Peer | None:
     if not host or not (host.replace(".", "").isdigit() or ":" in host):
         return None
     transport = (parsed.params.get("transport") or "udp").upper()
+    if parsed.scheme == "sips" or transport == "TLS":  # RFC 3261 §26.2.2, §19.1.2 (5061)
+        return Peer("TLS", (host, parsed.port or 5061))
     return Peer("TCP" if transport == "TCP" else "UDP", (host, parsed.port or 5060))

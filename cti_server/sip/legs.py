@@ -251,7 +251,9 @@ class LegManager:
         resp = make_response(request, status, reason or reason_phrase(status), to_tag=to_tag)
         resp.headers.add("Server", self.local.user_agent)
         if request.method in ("INVITE", "SUBSCRIBE", "REFER") and 100 < status < 300:
-            resp.headers.add("Contact", self.local.contact(leg.peer.transport if leg else "UDP"))
+            transport = leg.peer.transport if leg else "UDP"
+            secure = request.uri[:5].lower() == "sips:"  # §8.1.1.8: sips in, sips Contact
+            resp.headers.add("Contact", self.local.contact(transport, secure=secure))
         if request.method == "INVITE" and 200 <= status < 300:
             resp.headers.add("Allow", ALLOW)
         for name, value in extra or []:
@@ -292,7 +294,7 @@ class LegManager:
         h.add("To", f"<{_strip_params(a.uri)}>")
         h.add("Call-ID", self._ids.call_id())
         h.add("CSeq", "1 INVITE")
-        h.add("Contact", self.local.contact(peer.transport))
+        h.add("Contact", self.local.contact(peer.transport, secure=a.uri[:5].lower() == "sips:"))
         h.add("Allow", ALLOW)
         h.add("User-Agent", self.local.user_agent)
         if a.sdp:
@@ -377,7 +379,9 @@ class LegManager:
             branch=self._ids.branch(),
             body=body,
             content_type=content_type,
-            contact=self.local.contact(leg.peer.transport) if contact else None,
+            contact=self.local.contact(leg.peer.transport, secure=leg.dialog.secure)
+            if contact
+            else None,
             extra_headers=extra or (),
             **self._via_args(leg.peer),
         )
@@ -389,7 +393,7 @@ class LegManager:
     def _via_args(self, peer: Peer) -> dict[str, Any]:
         return {
             "via_host": self.local.host,
-            "via_port": self.local.port,
+            "via_port": self.local.port_for(peer.transport),
             "transport": peer.transport,
         }
 

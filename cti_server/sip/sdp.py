@@ -32,7 +32,8 @@ STATIC_PAYLOADS: dict[int, tuple[str, int]] = {
     18: ("G729", 8000),
 }
 _PT_BY_NAME = {name: pt for pt, (name, _) in STATIC_PAYLOADS.items()}
-_RTP_PROTOS = ("RTP/AVP", "RTP/AVPF")  # plain RTP only: no SRTP keys to offer or accept
+_RTP_PROTOS = ("RTP/AVP", "RTP/AVPF")  # plain RTP; SRTP only when the caller has keys:
+_SRTP_PROTOS = ("RTP/SAVP", "RTP/SAVPF")  # sip/sdes.py picks them, call/media_plan.py asks
 # RFC 4566 §5: the order lines must appear in; extra lines are re-emitted in this order.
 _SESSION_ORDER = "iuepcbtrzk"
 _MEDIA_ORDER = "icbk"
@@ -124,6 +125,11 @@ def _host(address: str) -> str:
     return address.split("/", 1)[0]  # drop a multicast /ttl suffix
 
 
+def _digits(text: str) -> bool:
+    """RFC 4566 §9 DIGIT is ASCII: '²'.isdigit() is True, but int() refuses it."""
+    return text.isascii() and text.isdigit()
+
+
 # ---------------------------------------------------------------- parsing
 
 
@@ -145,6 +151,8 @@ def parse_sdp(body: bytes) -> SessionDescription:
     for line in lines[1:]:
         kind, value = line[0], line[2:]
         if kind == "o":
+            if sd is not None:  # RFC 4566 §5: exactly one o= line, after v=
+                raise SdpError("SDP has more than one o= line")
             sd = _parse_origin(value)
             continue
         if sd is None:
@@ -188,7 +196,7 @@ def parse_sdp(body: bytes) -> SessionDescription:
 
 def _parse_origin(value: str) -> SessionDescription:
     parts = value.split()
-    if len(parts) != 6 or not parts[1].isdigit() or not parts[2].isdigit():
+    if len(parts) != 6 or not _digits(parts[1]) or not _digits(parts[2]):
         raise SdpError(f"bad o= line {value[:60]!r}")  # RFC 4566 §5.2
     return SessionDescription(int(parts[1]), int(parts[2]), parts[5], parts[0])
 
@@ -205,16 +213,18 @@ def _parse_media_line(value: str) -> MediaDescription:
     if len(parts) < 3:
         raise SdpError(f"bad m= line {value[:60]!r}")  # RFC 4566 §5.14
     port_text, _, count_text = parts[1].partition("/")
-    if not port_text.isdigit() or int(port_text) > 65535:
+    if not _digits(port_text) or int(port_text) > 65535:
         raise SdpError(f"bad port in m= line {value[:60]!r}")
-    if count_text and not count_text.isdigit():
+    if count_text and not _digits(count_text):
         raise SdpError(f"bad port count in m= line {value[:60]!r}")
     media = MediaDescription(parts[0], int(port_text), parts[2], formats=parts[3:])
     media.port_count = int(count_text) if count_text else None
     if "RTP" in media.proto.upper():
         for fmt in media.formats:
-            if not fmt.isdigit() or int(fmt) > 127:
+            if not _digits(fmt) or int(fmt) > 127:
                 raise SdpError(f"bad RTP payload type {fmt[:10]!r}")
+            if any(c.payload_type == int(fmt) for c in media.codecs):
+                continue  # listed twice: one codec, which a=rtpmap for it must describe
             name, rate = STATIC_PAYLOADS.get(int(fmt), ("", 0))
             media.codecs.append(Codec(int(fmt), name, rate))
     return media
@@ -224,11 +234,13 @@ def _apply_media_attribute(media: MediaDescription, name: str, value: str | None
     if name == "rtpmap" and value is not None:
         codec = _codec_for(media, value)
         pieces = value.split(None, 1)[1].split("/") if " " in value.strip() else []
-        if codec is not None and len(pieces) >= 2 and pieces[1].strip().isdigit():
-            codec.name = pieces[0].strip()
-            codec.clock_rate = int(pieces[1])
+        encoding = pieces[0].strip() if pieces else ""
+        rate = pieces[1].strip() if len(pieces) >= 2 else ""
+        if codec is not None and encoding and _digits(rate):  # RFC 4566 §6: name/rate
+            codec.name = encoding
+            codec.clock_rate = int(rate)
             chans = pieces[2].strip() if len(pieces) > 2 else ""
-            codec.channels = int(chans) if chans.isdigit() else None
+            codec.channels = int(chans) if _digits(chans) else None
             return
     elif name == "fmtp" and value is not None:
         codec = _codec_for(media, value)
@@ -237,16 +249,19 @@ def _apply_media_attribute(media: MediaDescription, name: str, value: str | None
             return
     elif name == "ptime" and value is not None:
         try:
-            media.ptime = int(float(value))
-            return
+            ptime = float(value)
         except ValueError:
-            pass  # kept below as an unknown attribute, the stream is still usable
+            ptime = 0.0
+        if 1 <= ptime < 2**31:  # milliseconds (RFC 4566 §6); not inf, nan, 0 or negative
+            media.ptime = int(ptime)
+            return
+        # otherwise kept below as an unknown attribute: the stream is still usable
     media.attributes.append((name, value))
 
 
 def _codec_for(media: MediaDescription, value: str) -> Codec | None:
     pt = value.split(None, 1)[0] if value.strip() else ""
-    if not pt.isdigit():
+    if not _digits(pt):
         return None
     return next((c for c in media.codecs if c.payload_type == int(pt)), None)
 
@@ -334,14 +349,18 @@ def answer(
     version: int,
     supported: Sequence[str] = ("PCMU", "PCMA"),
     hold: bool = False,
+    srtp: bool = False,
 ) -> SessionDescription | None:
-    """Answer one audio stream; None means no common codec (the caller sends 488)."""
+    """Answer one audio stream; None means no common codec (the caller sends 488).
+    ``srtp``: the caller negotiated SDES keys (and adds our a=crypto), so RTP/SAVP is
+    answerable too."""
     wanted = {name.upper() for name in supported}
+    protos = _RTP_PROTOS + _SRTP_PROTOS if srtp else _RTP_PROTOS
     result = SessionDescription(session_id, version, local_ip, connection=local_ip)
     accepted = False
     for offered in offer.media:
         media: MediaDescription | None = None
-        usable = offered.media == "audio" and offered.port != 0 and offered.proto in _RTP_PROTOS
+        usable = offered.media == "audio" and offered.port != 0 and offered.proto in protos
         if usable and not accepted:
             media = _answer_audio(offered, offer.connection, local_port, wanted, hold)
         if media is None:

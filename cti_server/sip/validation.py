@@ -74,7 +74,7 @@ def is_loop(request: SipRequest, local: LocalAddress) -> bool:
     A B2BUA starts every outbound request with only its own Via, so any Via naming our
     address means the request left here and returned.
     """
-    me = (local.host, local.port)
+    mine = {(local.host, local.port), (local.host, local.port_for("TLS"))}
     for value in request.headers.get_all("Via"):
         if local.host not in value.lower():  # cheap pre-check: most Vias are not ours
             continue
@@ -82,7 +82,7 @@ def is_loop(request: SipRequest, local: LocalAddress) -> bool:
             via = parse_via(value)
         except SipParseError:
             continue
-        if (via.host, via.port or 5060) == me:
+        if (via.host, via.port or (5061 if via.transport == "TLS" else 5060)) in mine:
             return True
     return False
 
