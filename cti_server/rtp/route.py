@@ -22,6 +22,10 @@ from cti_server.rtp.srtp import SrtpError
 HDR = struct.Struct("!BBHII")
 
 
+class MediaError(RuntimeError):
+    """No port left, or an unknown leg: the controller answers 503/488."""
+
+
 @dataclass(frozen=True, slots=True)
 class DigitReceived:
     leg_id: str
