@@ -291,9 +291,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"cannot listen on {config.sip.listen}:{config.sip.port}: {exc}", file=sys.stderr)
         return 2
     # Tests and benchmarks read this line to learn the bound port.
+    tls = f" sips={config.sip.listen}:{app.sip_tls_port}" if app.sip_tls_port_obj else ""
     print(
         f"cti-server ready sip={config.sip.listen}:{app.sip_port} "
-        f"http={config.http.listen}:{app.http_port}",
+        f"http={config.http.listen}:{app.http_port}{tls}",
         flush=True,
     )
     reactor.addSystemEventTrigger("before", "shutdown", app.stop)  # close recordings cleanly
