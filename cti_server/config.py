@@ -19,6 +19,7 @@ from acd.dialer_settings import DialerSettings
 from acd.settings import AcdSettings
 from cti_server.crm.script_settings import ScriptSettings
 from cti_server.crm.webhook_settings import WebhookSettings
+from cti_server.sip.scan_guard import SCANNER_AGENTS
 from cti_server.yaml_lines import ConfigError as ConfigError  # re-exported: its old home
 from cti_server.yaml_lines import format_validation_error, load_yaml
 from ivr_flows.settings import IvrSettings
@@ -127,19 +128,7 @@ class SipConfig(_Model):
         [], description="networks never rate-limited (trunks never are), e.g. an SBC in front"
     )
     scanner_agents: list[str] = Field(
-        [
-            "friendly-scanner",
-            "sipvicious",
-            "sipcli",
-            "sip-scan",
-            "sundayddr",
-            "iwar",
-            "sivus",
-            "vaxsipuseragent",
-            "pplsip",
-            "smap",
-        ],
-        description="User-Agent substrings (any case) of attack tools; counted",
+        list(SCANNER_AGENTS), description="User-Agent substrings (any case) of attack tools"
     )
     drop_scanner_agents: bool = Field(
         True, description="drop requests from scanner_agents unanswered (else only count)"
@@ -249,7 +238,8 @@ class RouteConfig(_Model):
     def _regex(cls, value: str) -> str:
         try:
             re.compile(value)
-        except re.error as exc:
+        # re raises OverflowError for a{4294967296} and RecursionError for deep nesting.
+        except (re.error, OverflowError, RecursionError) as exc:
             raise ValueError(f"match {value!r} is not a valid regular expression: {exc}") from exc
         return value
 
@@ -416,9 +406,10 @@ def parse_config(text: str, filename: str = "<config>") -> Config:
         data = load_yaml(text, filename)
     except ConfigError:
         raise
-    except (ValueError, LookupError, AttributeError, RecursionError) as exc:
+    except (ValueError, LookupError, AttributeError, OverflowError, RecursionError) as exc:
         # PyYAML cannot build a value: the date 2026-13-01 (ValueError), "!!int" with no digits
-        # or "!!bool x" (IndexError, KeyError, AttributeError), nesting past the recursion limit.
+        # or "!!bool x" (IndexError, KeyError, AttributeError), the escape "\U8001D7D7"
+        # (OverflowError), nesting past the recursion limit.
         reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         raise ConfigError([f"{filename}:1: YAML value: {reason}"]) from exc
     if data is None:

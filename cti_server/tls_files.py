@@ -44,9 +44,13 @@ class TlsFiles:
 
 def _read(path: str, what: str) -> bytes:
     p = Path(path)
-    if not p.exists():
+    try:
+        exists, regular = p.exists(), p.is_file()
+    except OSError as exc:  # a path too long for the file system, say
+        raise ValueError(f"{what} file {path[:80]!r} cannot be read: {exc.strerror}") from None
+    if not exists:
         raise ValueError(f"{what} file {path!r} does not exist")
-    if not p.is_file():
+    if not regular:
         raise ValueError(f"{what} file {path!r} is not a regular file")
     try:
         return p.read_bytes()

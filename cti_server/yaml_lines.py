@@ -64,6 +64,12 @@ def load_yaml(text: str, filename: str) -> Any:
         raise ConfigError([f"{filename}:{line}: YAML syntax: {exc.problem}"]) from exc
     except yaml.YAMLError as exc:
         raise ConfigError([f"{filename}:1: YAML: {exc}"]) from exc
+    except (ValueError, LookupError, AttributeError, OverflowError, RecursionError) as exc:
+        # PyYAML cannot build a value: the date 2026-13-01 (ValueError), "!!int" with no
+        # digits or "!!bool x" (IndexError, KeyError, AttributeError), the escape
+        # "\U8001D7D7" (OverflowError), nesting past the recursion limit.
+        reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        raise ConfigError([f"{filename}:1: YAML value: {reason}"]) from exc
 
 
 def line_of(data: Any, loc: tuple[int | str, ...]) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from cti_server.yaml_files import read_text
 from cti_server.yaml_lines import ConfigError, line_of, load_yaml
 from ivr_flows.checks import check_flow
 from ivr_flows.conditions import Loc
@@ -65,10 +66,7 @@ def load_flows(
 
 
 def _load(path: Path, known_prompts: set[str], known_queues: set[str]) -> tuple[Flow, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{path}:0: cannot read: {exc.strerror}"]) from exc
+    text = read_text(path)  # ConfigError "file:0: cannot read" when missing or not UTF-8
     return _parse(text, str(path), known_prompts, known_queues)
 
 
@@ -87,8 +85,12 @@ def _parse(
         data = load_yaml(text, filename)
     except ConfigError:
         raise
-    except ValueError as exc:  # a YAML value that cannot be built, e.g. the date 2026-13-01
-        raise ConfigError([f"{filename}:1: YAML value: {exc}"]) from exc
+    except (ValueError, LookupError, AttributeError, OverflowError, RecursionError) as exc:
+        # PyYAML cannot build a value: the date 2026-13-01 (ValueError), "!!int" with no digits
+        # or "!!bool x" (IndexError, KeyError, AttributeError), the escape "\U8001D7D7"
+        # (OverflowError), nesting past the recursion limit.
+        reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        raise ConfigError([f"{filename}:1: YAML value: {reason}"]) from exc
     if not isinstance(data, dict):
         raise ConfigError([f"{filename}:1: a flow file is a mapping with name, start and nodes"])
     _text_keys(data)

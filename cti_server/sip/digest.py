@@ -39,7 +39,9 @@ def _hash_for(algorithm: str) -> tuple[Callable[[bytes], str], bool] | None:
 
 
 def _h(fn: Callable[[bytes], str], *parts: str) -> str:
-    return fn(":".join(parts).encode("utf-8"))
+    # The parser decodes bytes that are not UTF-8 with surrogateescape; hashing must see the
+    # octets the client sent (RFC 7616 §3.4), not fail on them.
+    return fn(":".join(parts).encode("utf-8", "surrogateescape"))
 
 
 def ha1(username: str, realm: str, password: str, algorithm: str = "MD5") -> str:
@@ -94,7 +96,12 @@ class NonceFactory:
 
     def check(self, nonce: str, now: float) -> NonceStatus:
         parts = nonce.split(".")
-        if len(parts) != 3 or not 0 < len(parts[0]) <= 16 or len(nonce) > 256:
+        if (
+            not nonce.isascii()
+            or len(parts) != 3
+            or not 0 < len(parts[0]) <= 16
+            or len(nonce) > 256
+        ):
             return "invalid"
         stamp, random_part, mac = parts
         if not all(c in "0123456789abcdef" for c in stamp):
@@ -244,7 +251,8 @@ def verify(creds: DigestCredentials, method: str, ha1: str, *, entity_body: byte
         expected = _h(fn, key, creds.nonce, creds.nc, creds.cnonce, creds.qop, ha2)
     else:
         return False
-    return hmac.compare_digest(expected.encode(), creds.response.lower().encode())
+    response = creds.response.lower().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(expected.encode(), response)
 
 
 def authenticate(

@@ -349,7 +349,7 @@ class SipEndpoint:
                 caller_display=from_hdr.display,
                 called=called,
                 sdp=request.body,
-                max_forwards=int(mf) if mf and mf.isdigit() else 70,
+                max_forwards=int(mf) if mf and mf.isascii() and mf.isdigit() else 70,
                 auth_user=auth_user,
                 trunk=trunk,
                 source=f"{peer.addr[0]}:{peer.addr[1]}",

@@ -145,7 +145,7 @@ def _split_hostport(text: str, header: str) -> tuple[str, int | None]:
         raise HeaderError(header, f"bad host {host!r}")
     if not port_text:
         return host.lower(), None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise HeaderError(header, f"bad port {port_text!r}")
     return host.lower(), int(port_text)
 
@@ -240,7 +240,8 @@ class CSeq:
 
 def parse_cseq(text: str) -> CSeq:
     parts = text.split()
-    if len(parts) != 2 or not parts[0].isdigit():
+    # ASCII digits only (RFC 3261 §25.1 DIGIT): '²'.isdigit() is True but int() refuses it.
+    if len(parts) != 2 or not parts[0].isascii() or not parts[0].isdigit():
         raise HeaderError("CSeq", f"{text[:40]!r}")
     seq = int(parts[0])
     if seq >= 2**31:  # RFC 3261 §8.1.1.5: less than 2**31

@@ -180,7 +180,7 @@ class Registrar:
         if text is None:
             return None
         text = text.strip()
-        if not text.isdigit():
+        if not text.isascii() or not text.isdigit():
             raise _Failure(400, f"Bad {what} value")
         return int(text)
 
@@ -200,7 +200,7 @@ class Registrar:
     def _reg_id(text: str | None) -> int | None:
         if text is None:
             return None
-        if not text.isdigit():
+        if not text.isascii() or not text.isdigit():
             raise _Failure(400, "Bad reg-id value")
         return int(text)
 

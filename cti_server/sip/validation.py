@@ -24,7 +24,8 @@ def validate_request(request: SipRequest, local: LocalAddress) -> tuple[int, lis
         return 416, []  # §8.2.2.1
     mf = request.headers.get("Max-Forwards")
     if mf is not None:
-        if not mf.strip().isdigit():
+        mf = mf.strip()
+        if not mf.isascii() or not mf.isdigit():  # '²'.isdigit() is True, int() refuses it
             return 400, []
         if int(mf) <= 0 and request.method not in ("OPTIONS", "REGISTER"):
             return 483, []
