@@ -17,6 +17,7 @@ from twisted.internet.error import CannotListenError
 
 from acd.cluster import ClusterAcd
 from cti_server.adapters.cdr_service import CdrService
+from cti_server.adapters.process_gauges import attach_process_gauges
 from cti_server.adapters.recording_service import RecordingService
 from cti_server.adapters.rtp_udp import MediaService
 from cti_server.adapters.sip_service import SipService
@@ -319,6 +320,7 @@ def build_app(
     cdr = CdrService(records, reactor)
     bus.subscribe(cdr.on_event)
     registry, counters = build_registry(switch)
+    attach_process_gauges(registry, reactor)  # memory, descriptors, timers: the soak reads them
     attach_webhook_metrics(registry, lambda: webhooks)
     bus.subscribe(counters)
     acd_holder = center.acd

@@ -66,6 +66,8 @@ def build_hot_standby(
             log.warning("ACD leader (token %d): no snapshot, starting fresh", token)
         if not isinstance(acd, ClusterAcd):
             acd.active = True
+            if snapshot is None:  # Redis lost it: ours, stale since we stepped down, is the last
+                snapshot = acd.current.snapshot()
         if snapshot is not None:
             _forget_lost_calls(sip, snapshot, now, lost)
         if isinstance(acd, ClusterAcd):  # our own calls are the truth for what we own

@@ -60,9 +60,10 @@ class CallServices:
         self._callers = callers  # call id -> calling number (for the audit log)
         self.failures = 0
 
-    def start(self, every: float = 10.0) -> None:
+    def start(self, every: float = 2.0) -> None:
         """Replay spooled callback requests now (what a previous run left) and every
-        ``every`` seconds while some wait for the database."""
+        ``every`` seconds while some wait for the database (a tick with nothing spooled does
+        nothing; one with something spooled is one connection attempt while it is away)."""
         if self.spool is None:
             return
         from twisted.internet.task import LoopingCall

@@ -328,6 +328,9 @@ class HaService:
         self._log_failure(failure, "appending events")
 
     def _log_failure(self, failure: Failure, what: str) -> None:
+        if failure.check(StateUnavailable):  # an outage, not a bug: the lease logic copes
+            log.warning("high availability: %s failed: %s", what, failure.getErrorMessage())
+            return
         log.error("high availability: %s failed: %s", what, failure.getTraceback())
 
 

@@ -11,8 +11,10 @@ by a crash are repaired at start-up and their rows marked ``repaired``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,34 @@ from recording.sink import RecordingSink, recover
 log = logging.getLogger(__name__)
 FRAME = 160
 MAX_BACKLOG = FRAME * 4  # keep at most 80 ms queued per side: latency over completeness
+INDEX_JOURNAL = ".index-journal"  # in the recordings directory
 Index = Callable[[str, dict[str, Any]], None]  # (operation, fields) -> schedule a DB write
+
+
+class ClosedLog:
+    """The recordings closed so far, as the metrics read them: ``len`` counts every one ever
+    appended and ``log[i:]`` returns those from the i-th on, but only the last ``keep`` are
+    held (a server that runs for months must not keep every recording's summary)."""
+
+    def __init__(self, keep: int = 1_000) -> None:
+        self._items: deque[RecordingClosed] = deque(maxlen=keep)
+        self._count = 0
+
+    def append(self, item: RecordingClosed) -> None:
+        self._items.append(item)
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[RecordingClosed]:
+        return iter(self._items)
+
+    def __getitem__(self, index: slice) -> list[RecordingClosed]:
+        if not isinstance(index, slice) or index.stop is not None or index.step not in (None, 1):
+            raise TypeError("a ClosedLog reads as log[i:] only")
+        first = self._count - len(self._items)  # the number of the oldest one held
+        return list(islice(self._items, max(index.start or 0, first) - first, None))
 
 
 class RecordingService:
@@ -49,11 +78,16 @@ class RecordingService:
         self._call_from_thread = call_from_thread
         self._index = index
         self._buffers: dict[str, npt.NDArray[np.int16]] = {}
-        self.closed: list[RecordingClosed] = []
+        self.closed = ClosedLog()
         self.repo: Any = None  # the index repository, for the API's searches
         self.retention: Any = None  # the hourly retention job
 
     def start(self, directory: Path) -> None:
+        """Repair what a crash left open, then record. The index journals its operations
+        next to the files (``.index-journal``), so an outage or a crash loses no row."""
+        open_journal = getattr(self._index, "open_journal", None)
+        if open_journal is not None:
+            open_journal(Path(directory) / INDEX_JOURNAL, self._clock)
         for repaired in recover(directory):
             log.warning(
                 "recording %s was left open by a crash: repaired (%.1f s)",
@@ -63,7 +97,8 @@ class RecordingService:
             self._index(
                 "repaired",
                 {
-                    "id": Path(repaired.path).stem,
+                    # "R1.wav", or "R1.recovered.wav" when "R1.wav" was there already
+                    "id": Path(repaired.path).name.split(".", 1)[0],
                     "path": repaired.path,
                     "duration_s": repaired.duration_s,
                     "bytes": repaired.bytes,
