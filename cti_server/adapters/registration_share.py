@@ -132,6 +132,8 @@ class RegistrationShare:
                 if self._clock.seconds() >= resync_at:
                     await self._reload_all()
                     resync_at = self._clock.seconds() + RESYNC
+                    # and ours again: Redis may have come back empty
+                    self._unsent |= set(self._registrar.aors())
                 batch = await self._client.xread({self._stream: cursor}, count=500, block=BLOCK_MS)
                 aors: set[str] = set()
                 for _, entries in batch or []:

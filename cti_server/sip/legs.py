@@ -79,6 +79,8 @@ class LegManager:
     def forget(self, leg: SipLeg) -> None:
         leg.ended = True
         self.legs.pop(leg.leg_id, None)
+        if leg.client_key is not None:  # an answered INVITE's purpose outlives its 2xx
+            self.client_purpose.pop(leg.client_key, None)
         if leg.server_key is not None:
             self._by_server_key.pop(leg.server_key, None)
         self._by_dialog.pop((leg.invite.call_id, leg.local_tag), None)

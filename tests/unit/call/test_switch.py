@@ -277,6 +277,9 @@ def test_trunk_call_is_bridged_to_the_registered_phone_and_cleared(switch: CallS
     assert first_lines(out) == ["SIP/2.0 200 OK", "BYE sip:1001@10.0.0.50:5062 SIP/2.0"]
     (cleared,) = switch.drain_events()
     assert isinstance(cleared, ev.CallCleared) and cleared.cause == "caller_hangup"
+    switch.handle_timer(100.0)  # the BYE to the phone times out: its leg is forgotten
+    assert switch.endpoint.legs.legs == {}
+    assert switch.endpoint.legs.client_purpose == {}  # no entry kept per agent call (soak)
 
 
 def test_retransmitted_invite_is_absorbed(switch: CallSwitch) -> None:
