@@ -81,16 +81,7 @@ def _parse(
     text: str, filename: str, known_prompts: set[str], known_queues: set[str]
 ) -> tuple[Flow, Any]:
     """The flow and the line-annotated data it came from (for later problems' lines)."""
-    try:
-        data = load_yaml(text, filename)
-    except ConfigError:
-        raise
-    except (ValueError, LookupError, AttributeError, OverflowError, RecursionError) as exc:
-        # PyYAML cannot build a value: the date 2026-13-01 (ValueError), "!!int" with no digits
-        # or "!!bool x" (IndexError, KeyError, AttributeError), the escape "\U8001D7D7"
-        # (OverflowError), nesting past the recursion limit.
-        reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-        raise ConfigError([f"{filename}:1: YAML value: {reason}"]) from exc
+    data = load_yaml(text, filename)  # a value PyYAML cannot build is a ConfigError too
     if not isinstance(data, dict):
         raise ConfigError([f"{filename}:1: a flow file is a mapping with name, start and nodes"])
     _text_keys(data)
