@@ -47,15 +47,6 @@ class ClusterNode:
 
         return Deferred.fromFuture(asyncio.ensure_future(both()))
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "node": self.acd.node_id,
-            "leader": self.acd.is_leader,
-            "sent": self.link.sent,
-            "received": self.link.received,
-            "dropped": self.link.dropped + self.acd.dropped,
-        }
-
 
 def build_cluster_node(config: Any, acd: ClusterAcd, sip: Any, reactor: Any) -> ClusterNode:
     """Wire the links and chain ``link.pump`` after every SIP flush."""
